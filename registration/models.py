@@ -1,0 +1,226 @@
+"""What is sold (ticket types, add-ons) and what was bought (orders and their lines).
+
+The models hold data and invariants only. Placing, paying, cancelling and
+refunding orders happens in ``registration.services``; counting seats in
+``capacity.services``.
+"""
+
+import secrets
+
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from conference.models import Conference
+
+# No 0/O, 1/I/L: references are read out over the phone.
+REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def new_reference():
+    body = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"SK-{body[:4]}-{body[4:]}"
+
+
+def new_order_secret():
+    return secrets.token_urlsafe(24)
+
+
+class TicketType(models.Model):
+    """A kind of ticket. Every ticket sold takes one venue seat."""
+
+    conference = models.ForeignKey(
+        Conference, on_delete=models.CASCADE, related_name="ticket_types"
+    )
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=80)
+    description = models.TextField(blank=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    total_quantity = models.PositiveIntegerField(
+        default=0, help_text="Tickets of this type for sale. 0 means unlimited."
+    )
+    max_per_order = models.PositiveIntegerField(default=10)
+    available_from = models.DateTimeField(null=True, blank=True)
+    available_until = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["conference", "position", "price", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conference", "slug"], name="ticket_type_slug_unique_per_conference"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price__gte=0), name="ticket_type_price_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_per_order__gte=1), name="ticket_type_max_per_order_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.conference.slug})" if self.conference_id else self.name
+
+    def sale_state(self, now=None):
+        """``"on_sale"``, ``"inactive"``, ``"not_yet"`` or ``"ended"``."""
+        now = now or timezone.now()
+        if not self.is_active:
+            return "inactive"
+        if self.available_from and now < self.available_from:
+            return "not_yet"
+        if self.available_until and now >= self.available_until:
+            return "ended"
+        return "on_sale"
+
+
+class AddOn(models.Model):
+    """Something extra (workshop, dinner, t-shirt). Never takes a venue seat."""
+
+    conference = models.ForeignKey(Conference, on_delete=models.CASCADE, related_name="addons")
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=80)
+    description = models.TextField(blank=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    total_quantity = models.PositiveIntegerField(
+        default=0, help_text="Units for sale. 0 means unlimited."
+    )
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "add-on"
+        ordering = ["conference", "position", "price", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conference", "slug"], name="addon_slug_unique_per_conference"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price__gte=0), name="addon_price_not_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.conference.slug})" if self.conference_id else self.name
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending payment"
+        PAID = "paid", "Paid"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        REFUNDED = "refunded", "Refunded"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    # Statuses whose ticket lines take seats for good (a PENDING order takes them
+    # only while its hold lasts).
+    COMMITTED_STATUSES = (Status.PAID, Status.PARTIALLY_REFUNDED)
+
+    conference = models.ForeignKey(Conference, on_delete=models.PROTECT, related_name="orders")
+    reference = models.CharField(max_length=32, unique=True, default=new_reference)
+    secret = models.CharField(max_length=64, default=new_order_secret, editable=False)
+    email = models.EmailField()
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    hold_expires_at = models.DateTimeField(null=True, blank=True)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    payment_provider = models.CharField(max_length=30, blank=True)
+    is_comp = models.BooleanField(
+        default=False, help_text="Issued by an organizer, free of charge, possibly over capacity."
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="pending") | models.Q(hold_expires_at__isnull=False),
+                name="order_pending_has_hold",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(total__gte=0), name="order_total_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conference", "status"], name="order_conf_status_idx"),
+            # Live holds are a small set: the seat check sums them on every order.
+            models.Index(
+                fields=["conference", "hold_expires_at"],
+                condition=models.Q(status="pending"),
+                name="order_live_hold_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+    def get_absolute_url(self):
+        return reverse(
+            "registration:order",
+            kwargs={
+                "slug": self.conference.slug,
+                "reference": self.reference,
+                "secret": self.secret,
+            },
+        )
+
+    def hold_is_live(self, now=None):
+        return (
+            self.status == self.Status.PENDING
+            and self.hold_expires_at is not None
+            and self.hold_expires_at > (now or timezone.now())
+        )
+
+    def takes_seats(self, now=None):
+        """The counting rule of the spec, for one order already in memory."""
+        return self.status in self.COMMITTED_STATUSES or self.hold_is_live(now)
+
+
+class OrderLineItem(models.Model):
+    class Kind(models.TextChoices):
+        TICKET = "ticket", "Ticket"
+        ADDON = "addon", "Add-on"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    kind = models.CharField(max_length=10, choices=Kind.choices, blank=True)
+    ticket_type = models.ForeignKey(
+        TicketType, null=True, blank=True, on_delete=models.SET_NULL, related_name="lines"
+    )
+    addon = models.ForeignKey(
+        AddOn, null=True, blank=True, on_delete=models.SET_NULL, related_name="lines"
+    )
+    description = models.CharField(max_length=200, blank=True)
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    line_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1), name="line_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["ticket", "addon"]), name="line_kind_known"
+            ),
+            models.CheckConstraint(
+                condition=~(models.Q(ticket_type__isnull=False) & models.Q(addon__isnull=False)),
+                name="line_ticket_or_addon_not_both",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["ticket_type", "order"], name="line_ticket_type_idx"),
+            models.Index(fields=["addon", "order"], name="line_addon_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.description}"
+
+    def save(self, *args, **kwargs):
+        # The kind is fixed when the line is written, so deleting a ticket type or
+        # add-on later never changes what the line counts as.
+        if not self.kind:
+            self.kind = self.Kind.ADDON if self.addon_id else self.Kind.TICKET
+        super().save(*args, **kwargs)

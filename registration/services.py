@@ -1,0 +1,298 @@
+"""Placing, paying, cancelling, refunding and expiring orders.
+
+Every function that can make seats scarcer runs its checks and its writes
+under ``capacity.services.locked_conference``, taken before anything is read.
+Errors are ``ValidationError`` with a message meant for the person ordering;
+when one is raised nothing has been written.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+
+from capacity.services import get_availability, locked_conference, pause_after_check
+
+from .models import AddOn, Order, OrderLineItem, TicketType
+
+
+@dataclass(frozen=True)
+class RequestedLine:
+    """One line an order asks for, resolved against the database."""
+
+    item: TicketType | AddOn | None  # None: a ticket line whose type was deleted
+    quantity: int
+    kind: str
+
+
+def _quantity(value, name):
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value).strip())
+        except (TypeError, ValueError):
+            raise ValidationError(f"The quantity for {name} must be a whole number.") from None
+    return value
+
+
+def _resolve(model, conference, wanted, noun):
+    """Turn ``{item or pk: quantity}`` into RequestedLines, refusing foreign or unknown items."""
+    quantities = {}
+    for key, quantity in (wanted or {}).items():
+        pk = key.pk if isinstance(key, model) else key
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            raise ValidationError(f"Unknown {noun}: {key!r}.") from None
+        quantities[pk] = quantities.get(pk, 0) + _quantity(quantity, f"{noun} {key}")
+    items = model.objects.in_bulk(list(quantities))
+    lines = []
+    for pk, quantity in quantities.items():
+        item = items.get(pk)
+        if item is None:
+            raise ValidationError(f"Unknown {noun} (id {pk}).")
+        if item.conference_id != conference.pk:
+            raise ValidationError(f"{item.name} is not sold for {conference.name}.")
+        kind = OrderLineItem.Kind.TICKET if model is TicketType else OrderLineItem.Kind.ADDON
+        lines.append(RequestedLine(item=item, quantity=quantity, kind=kind))
+    return lines
+
+
+def _check_lines(conference, lines, now, *, check_sale=True):
+    """Every rule for one order, against a snapshot taken under the lock.
+
+    Returns nothing; raises ValidationError listing every problem found.
+    """
+    problems = []
+    tickets = [line for line in lines if line.kind == OrderLineItem.Kind.TICKET]
+    addons = [line for line in lines if line.kind == OrderLineItem.Kind.ADDON]
+    if not tickets:
+        if addons:
+            raise ValidationError("Add-ons can only be ordered together with at least one ticket.")
+        raise ValidationError("Choose at least one ticket.")
+
+    availability = get_availability(conference, now=now)
+    addon_max = settings.SEATKEEPER_ADDON_MAX_PER_ORDER
+    for line in lines:
+        item = line.item
+        if item is None:
+            continue
+        if line.quantity < 1:
+            problems.append(f"Choose at least 1 of {item.name}, or leave it out.")
+            continue
+        if line.kind == OrderLineItem.Kind.TICKET:
+            state = availability.ticket_type(item.pk)
+            most = item.max_per_order
+        else:
+            state = availability.addon(item.pk)
+            most = addon_max
+        if line.quantity > most:
+            problems.append(f"At most {most} of {item.name} per order.")
+            continue
+        if check_sale and not state.on_sale:
+            problems.append(_not_on_sale_message(item, state.sale_state))
+            continue
+        allowed, reason = state.is_purchase_permitted(line.quantity)
+        if not allowed:
+            problems.append(reason)
+    if not problems:
+        allowed, reason = availability.is_purchase_permitted(sum(line.quantity for line in tickets))
+        if not allowed:
+            problems.append(reason)
+    if problems:
+        raise ValidationError(problems)
+
+
+def _not_on_sale_message(item, sale_state):
+    if sale_state == "not_yet":
+        when = timezone.localtime(item.available_from).strftime("%d %b %Y %H:%M")
+        return f"{item.name} is not on sale yet (from {when})."
+    if sale_state == "ended":
+        return f"Sales of {item.name} have ended."
+    return f"{item.name} is not available."
+
+
+def _clean_buyer(email, name):
+    name = (name or "").strip()
+    email = (email or "").strip()
+    problems = []
+    if not name:
+        problems.append("Enter your name.")
+    elif len(name) > 200:
+        problems.append("Your name is too long (200 characters at most).")
+    try:
+        validate_email(email)
+    except ValidationError:
+        problems.append("Enter a valid email address.")
+    if problems:
+        raise ValidationError(problems)
+    return email, name
+
+
+def place_order(*, conference, email, name, tickets, addons=None) -> Order:
+    """Hold seats for a new order, or refuse without writing anything.
+
+    ``tickets`` and ``addons`` map a TicketType/AddOn (or its pk) to a quantity.
+    The conference lock is taken before any check. The order is PENDING with a
+    hold of ``conference.hold_minutes``; an order with a zero total is PAID at once.
+    Raises ValidationError naming what is wrong.
+    """
+    email, name = _clean_buyer(email, name)
+    with locked_conference(conference) as conference:
+        now = timezone.now()
+        lines = _resolve(TicketType, conference, tickets, "ticket type") + _resolve(
+            AddOn, conference, addons, "add-on"
+        )
+        _check_lines(conference, lines, now)
+        pause_after_check()
+
+        total = sum((line.item.price * line.quantity for line in lines), Decimal("0"))
+        order = Order(conference=conference, email=email, name=name, total=total)
+        if total == 0:
+            order.status = Order.Status.PAID
+            order.paid_at = now
+            order.payment_provider = "free"
+        else:
+            order.status = Order.Status.PENDING
+            order.hold_expires_at = now + timedelta(minutes=conference.hold_minutes)
+        order.save()
+        OrderLineItem.objects.bulk_create(
+            [
+                OrderLineItem(
+                    order=order,
+                    kind=line.kind,
+                    ticket_type=line.item if line.kind == OrderLineItem.Kind.TICKET else None,
+                    addon=line.item if line.kind == OrderLineItem.Kind.ADDON else None,
+                    description=line.item.name,
+                    quantity=line.quantity,
+                    unit_price=line.item.price,
+                    line_total=line.item.price * line.quantity,
+                )
+                for line in lines
+            ]
+        )
+        return order
+
+
+def _lines_of(order):
+    return [
+        RequestedLine(
+            item=line.ticket_type if line.kind == OrderLineItem.Kind.TICKET else line.addon,
+            quantity=line.quantity,
+            kind=line.kind,
+        )
+        for line in order.lines.select_related("ticket_type", "addon")
+    ]
+
+
+def _retake_seats(conference, order, now):
+    """Check that an order whose hold lapsed can have its seats again."""
+    try:
+        _check_lines(conference, _lines_of(order), now, check_sale=False)
+    except ValidationError as error:
+        raise ValidationError(
+            [f"The hold on order {order.reference} expired and its seats are no longer free."]
+            + error.messages,
+            code="hold_expired",
+        ) from None
+
+
+def mark_paid(order, *, provider="") -> Order:
+    """Record payment of an order and return it.
+
+    A live hold becomes a sale. A hold that has lapsed (PENDING past its hold, or
+    EXPIRED) is re-checked under the lock against every rule and paid only if
+    its seats are still free; otherwise ValidationError. Paying a paid order is a
+    no-op; cancelled or refunded orders cannot be paid.
+    """
+    with locked_conference(order.conference_id) as conference:
+        order.refresh_from_db()
+        if order.status in Order.COMMITTED_STATUSES:
+            return order
+        if order.status not in (Order.Status.PENDING, Order.Status.EXPIRED):
+            raise ValidationError(
+                f"Order {order.reference} is {order.get_status_display().lower()} "
+                "and cannot be paid."
+            )
+        now = timezone.now()
+        if not order.hold_is_live(now):
+            _retake_seats(conference, order, now)
+            pause_after_check()
+        order.status = Order.Status.PAID
+        order.paid_at = now
+        if provider:
+            order.payment_provider = provider
+        order.save(update_fields=["status", "paid_at", "payment_provider", "updated_at"])
+        return order
+
+
+def extend_hold(order, *, minutes=None) -> Order:
+    """Give a pending (or expired) order more time to pay.
+
+    A live hold is lengthened; a lapsed one is re-checked like a late payment
+    and refused with ValidationError when its seats are gone.
+    """
+    with locked_conference(order.conference_id) as conference:
+        order.refresh_from_db()
+        if order.status not in (Order.Status.PENDING, Order.Status.EXPIRED):
+            raise ValidationError(
+                f"Only pending orders have a hold; {order.reference} is "
+                f"{order.get_status_display().lower()}."
+            )
+        minutes = conference.hold_minutes if minutes is None else minutes
+        if (
+            isinstance(minutes, bool)
+            or not isinstance(minutes, int)
+            or not 1 <= minutes <= 60 * 24 * 30
+        ):
+            raise ValidationError("Extend a hold by 1 minute to 30 days.")
+        now = timezone.now()
+        if order.hold_is_live(now):
+            order.hold_expires_at += timedelta(minutes=minutes)
+        else:
+            _retake_seats(conference, order, now)
+            order.hold_expires_at = now + timedelta(minutes=minutes)
+        order.status = Order.Status.PENDING
+        order.save(update_fields=["status", "hold_expires_at", "updated_at"])
+        return order
+
+
+def cancel_order(order) -> Order:
+    """Cancel an order; its seats are free at once. Refunded or cancelled orders are refused."""
+    with locked_conference(order.conference_id):
+        order.refresh_from_db()
+        if order.status in (Order.Status.CANCELLED, Order.Status.REFUNDED):
+            raise ValidationError(
+                f"Order {order.reference} is already {order.get_status_display().lower()}."
+            )
+        order.status = Order.Status.CANCELLED
+        order.save(update_fields=["status", "updated_at"])
+        return order
+
+
+def refund_order(order, *, partial=False) -> Order:
+    """Refund a paid order. A full refund frees its seats; a partial one keeps them."""
+    with locked_conference(order.conference_id):
+        order.refresh_from_db()
+        if order.status not in Order.COMMITTED_STATUSES:
+            raise ValidationError(
+                f"Only paid orders can be refunded; {order.reference} is "
+                f"{order.get_status_display().lower()}."
+            )
+        order.status = Order.Status.PARTIALLY_REFUNDED if partial else Order.Status.REFUNDED
+        order.save(update_fields=["status", "updated_at"])
+        return order
+
+
+def expire_holds(now=None) -> int:
+    """Mark PENDING orders whose hold has passed as EXPIRED; return how many.
+
+    Housekeeping only: a lapsed hold already stops counting the instant it lapses.
+    """
+    now = now or timezone.now()
+    return Order.objects.filter(status=Order.Status.PENDING, hold_expires_at__lte=now).update(
+        status=Order.Status.EXPIRED, updated_at=now
+    )
