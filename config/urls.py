@@ -1,4 +1,4 @@
-"""Seatkeeper URLs."""
+"""Seatkeeper URLs. The conference ticket pages (``/<slug>/``) come last."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -6,4 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/", include("capacity.api_urls")),
+    path("dashboard/", include("capacity.urls")),
+    path("", include("registration.urls")),
 ]

@@ -1,0 +1,5 @@
+"""Public JSON API, mounted at /api/."""
+
+app_name = "api"
+
+urlpatterns = []
