@@ -1,7 +1,8 @@
-"""Seats set aside by organizers."""
+"""Seats set aside by organizers, and the record of every capacity override."""
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from conference.models import Conference
 
@@ -39,3 +40,79 @@ class BlockedSeats(models.Model):
     def __str__(self):
         target = self.ticket_type.name if self.ticket_type_id else "venue"
         return f"{self.quantity} seats blocked for {self.label} ({target})"
+
+
+class CapacityChange(models.Model):
+    """One capacity override, on the record: who changed what, from what to what, and why.
+
+    Written only by the override services in ``capacity.services`` (and comp
+    issuance); never edited afterwards.
+    """
+
+    class Target(models.TextChoices):
+        VENUE = "venue", "Venue capacity"
+        TICKET_TYPE = "ticket_type", "Ticket type"
+        ADDON = "addon", "Add-on"
+        BLOCKED_SEATS = "blocked_seats", "Blocked seats"
+        COMP = "comp", "Comp order"
+
+    conference = models.ForeignKey(
+        Conference, on_delete=models.CASCADE, related_name="capacity_changes"
+    )
+    target_kind = models.CharField(max_length=20, choices=Target.choices)
+    # The id and name as they were, so the record survives a rename or deletion.
+    target_id = models.PositiveBigIntegerField(null=True, blank=True)
+    target_name = models.CharField(max_length=200)
+    field = models.CharField(max_length=40)
+    old_value = models.IntegerField(null=True, blank=True)
+    new_value = models.IntegerField(null=True, blank=True)
+    reason = models.TextField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="capacity_changes",
+    )
+    forced = models.BooleanField(
+        default=False, help_text="Went below what was taken, or over the cap, on purpose."
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [
+            (
+                "override_capacity",
+                "Can override capacity (change caps, block seats, issue comp tickets)",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.summary} — {self.reason}"
+
+    @staticmethod
+    def _value(value):
+        return "unlimited" if value == 0 and value is not None else value
+
+    @property
+    def summary(self):
+        """What happened, in one line a person can read in the audit list."""
+        kind = self.Target
+        if self.target_kind == kind.VENUE:
+            return (
+                f"Venue capacity {self._value(self.old_value)} → {self._value(self.new_value)}"
+            )
+        if self.target_kind in (kind.TICKET_TYPE, kind.ADDON):
+            return (
+                f"{self.get_target_kind_display()} {self.target_name}: quantity "
+                f"{self._value(self.old_value)} → {self._value(self.new_value)}"
+            )
+        if self.target_kind == kind.BLOCKED_SEATS:
+            if not self.old_value:
+                return f"Blocked {self.new_value} seats for {self.target_name}"
+            released = self.old_value - self.new_value
+            return f"Released {released} of {self.old_value} seats blocked for {self.target_name}"
+        return (
+            f"Comp order {self.target_name}: seats taken {self.old_value} → {self.new_value}"
+        )
