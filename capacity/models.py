@@ -100,9 +100,7 @@ class CapacityChange(models.Model):
         """What happened, in one line a person can read in the audit list."""
         kind = self.Target
         if self.target_kind == kind.VENUE:
-            return (
-                f"Venue capacity {self._value(self.old_value)} → {self._value(self.new_value)}"
-            )
+            return f"Venue capacity {self._value(self.old_value)} → {self._value(self.new_value)}"
         if self.target_kind in (kind.TICKET_TYPE, kind.ADDON):
             return (
                 f"{self.get_target_kind_display()} {self.target_name}: quantity "
@@ -113,6 +111,4 @@ class CapacityChange(models.Model):
                 return f"Blocked {self.new_value} seats for {self.target_name}"
             released = self.old_value - self.new_value
             return f"Released {released} of {self.old_value} seats blocked for {self.target_name}"
-        return (
-            f"Comp order {self.target_name}: seats taken {self.old_value} → {self.new_value}"
-        )
+        return f"Comp order {self.target_name}: seats taken {self.old_value} → {self.new_value}"
