@@ -26,6 +26,7 @@ from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from conference.models import Conference
+from registration.counters import VENUE, seat_totals, venue_seats_taken
 from registration.models import AddOn, Order, OrderLineItem, TicketType
 
 from .models import BlockedSeats, CapacityChange
@@ -94,29 +95,20 @@ class SeatCounts:
 
 
 def count_seats(conference, now) -> SeatCounts:
-    """Count the seats of one conference in a single query."""
-    committed = Q(order__status__in=Order.COMMITTED_STATUSES)
-    rows = (
-        OrderLineItem.objects.filter(order__conference=conference)
-        .filter(taking_seats(now))
-        .values("kind", "ticket_type_id", "addon_id")
-        .annotate(
-            sold=Sum("quantity", filter=committed, default=0),
-            held=Sum("quantity", filter=~committed, default=0),
-        )
-        .order_by()
-    )
+    """Count the seats of one conference in a single query.
+
+    Sold seats are read from the committed-seat counters (kept by database
+    triggers, see ``registration.counters``); held seats are summed over live
+    holds only. The cost does not grow with the number of orders sold.
+    """
     counts = SeatCounts()
-    for row in rows:
-        if row["kind"] == OrderLineItem.Kind.TICKET:
-            counts.venue_sold += row["sold"]
-            counts.venue_held += row["held"]
-            if row["ticket_type_id"] is not None:
-                counts.ticket_sold[row["ticket_type_id"]] += row["sold"]
-                counts.ticket_held[row["ticket_type_id"]] += row["held"]
-        elif row["addon_id"] is not None:
-            counts.addon_sold[row["addon_id"]] += row["sold"]
-            counts.addon_held[row["addon_id"]] += row["held"]
+    for (target, item_id), (sold, held) in seat_totals(conference, now).items():
+        if target == VENUE:
+            counts.venue_sold, counts.venue_held = sold, held
+        elif target == OrderLineItem.Kind.TICKET:
+            counts.ticket_sold[item_id], counts.ticket_held[item_id] = sold, held
+        else:
+            counts.addon_sold[item_id], counts.addon_held[item_id] = sold, held
     return counts
 
 
@@ -140,13 +132,11 @@ def _remaining(capacity, taken):
 
 
 def get_global_sold_count(conference) -> int:
-    """Venue seats taken by ticket lines right now (sold plus live holds)."""
-    now = timezone.now()
-    return (
-        OrderLineItem.objects.filter(order__conference=conference, kind=OrderLineItem.Kind.TICKET)
-        .filter(taking_seats(now))
-        .aggregate(total=Sum("quantity", default=0))["total"]
-    )
+    """Venue seats taken by ticket lines right now (sold plus live holds).
+
+    One query: the venue counter plus the live holds.
+    """
+    return venue_seats_taken(conference, timezone.now())
 
 
 def get_global_remaining(conference) -> int | None:

@@ -224,3 +224,41 @@ class OrderLineItem(models.Model):
         if not self.kind:
             self.kind = self.Kind.ADDON if self.addon_id else self.Kind.TICKET
         super().save(*args, **kwargs)
+
+
+class SeatCounter(models.Model):
+    """Committed seats of one counting target: the venue, a ticket type or an add-on.
+
+    ``seats`` is the sum of the quantities of the lines whose order is PAID or
+    PARTIALLY_REFUNDED, keyed by the order's conference. Database triggers on
+    orders and their lines keep it right whatever writes those rows (services,
+    the admin, ``QuerySet.update``, raw SQL); see ``registration.counters``. It
+    lives in its own table, never as a column of Conference or TicketType, so
+    saving a stale conference or ticket type can never overwrite it.
+    """
+
+    class Target(models.TextChoices):
+        VENUE = "venue", "Venue"
+        TICKET = "ticket", "Ticket type"
+        ADDON = "addon", "Add-on"
+
+    conference = models.ForeignKey(
+        Conference, on_delete=models.CASCADE, related_name="seat_counters"
+    )
+    target = models.CharField(max_length=10, choices=Target.choices)
+    # A plain id, not a foreign key: a deleted ticket type's lines move to the
+    # venue-only count, and its (then zero) counter row may stay behind.
+    item_id = models.BigIntegerField(
+        default=0, help_text="Ticket type or add-on id; 0 for the venue."
+    )
+    seats = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conference", "target", "item_id"], name="seat_counter_one_per_target"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.target} {self.item_id} of conference {self.conference_id}: {self.seats}"
