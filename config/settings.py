@@ -185,3 +185,7 @@ SEATKEEPER_DASHBOARD_POLL_SECONDS = int(os.environ.get("SEATKEEPER_DASHBOARD_POL
 SEATKEEPER_PUBLIC_POLL_SECONDS = int(os.environ.get("SEATKEEPER_PUBLIC_POLL_SECONDS", "5"))
 # Seconds the public availability answer may be cached.
 SEATKEEPER_AVAILABILITY_CACHE_SECONDS = 2
+# Payment providers the order page offers, in order (see registration/payments.py).
+SEATKEEPER_PAYMENT_PROVIDERS = env_list("SEATKEEPER_PAYMENT_PROVIDERS", "demo,manual")
+# Where attendees reach the site; links in emails start with it.
+SEATKEEPER_SITE_URL = os.environ.get("SEATKEEPER_SITE_URL", "http://127.0.0.1:8000")

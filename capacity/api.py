@@ -1,0 +1,130 @@
+"""The public availability API, and the short cache public availability answers share.
+
+A crowd of attendees polling a ticket page must not reach the database on
+every request, so public answers (this API, the ticket page's live banners, the
+embeddable banner) are cached per conference for
+``SEATKEEPER_AVAILABILITY_CACHE_SECONDS``. Any write to the rows a snapshot is
+made of starts a new cache generation, so an answer is never older than the
+cache time and is fresh right after a change made in this process.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.http import JsonResponse
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET
+
+from conference.models import Conference
+from registration.models import AddOn, Order, OrderLineItem, TicketType
+
+from .models import BlockedSeats
+from .services import get_availability
+
+GENERATION_KEY = "seatkeeper:availability:generation"
+
+
+def _new_generation(**kwargs):
+    cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
+
+
+def forget_cached_availability(**kwargs):
+    """Start a new cache generation now and again once the current transaction commits.
+
+    The second time closes the window in which a request could cache what the
+    database held before the commit.
+    """
+    _new_generation()
+    transaction.on_commit(_new_generation, robust=True)
+
+
+for _model in (Conference, TicketType, AddOn, Order, OrderLineItem, BlockedSeats):
+    post_save.connect(forget_cached_availability, sender=_model, dispatch_uid=f"avail-{_model}")
+    post_delete.connect(forget_cached_availability, sender=_model, dispatch_uid=f"avail-{_model}")
+
+
+def cache_seconds() -> int:
+    return max(0, int(settings.SEATKEEPER_AVAILABILITY_CACHE_SECONDS))
+
+
+def cached_for_conference(name, slug, compute):
+    """``compute()`` for one conference, cached for the availability cache time.
+
+    ``compute`` may return None (unknown conference); that is cached too, so a
+    flood of requests for a wrong slug does not reach the database either.
+    """
+    seconds = cache_seconds()
+    if not seconds:
+        return compute()
+    generation = cache.get(GENERATION_KEY, "0")
+    key = f"seatkeeper:availability:{generation}:{name}:{slug}"
+    hit = cache.get(key)
+    if hit is not None:
+        return hit[0]
+    value = compute()
+    cache.set(key, (value,), seconds)
+    return value
+
+
+def public_cache_control(response):
+    """Let browsers and proxies reuse a public availability answer for the cache time."""
+    seconds = cache_seconds()
+    if seconds:
+        patch_cache_control(response, public=True, max_age=seconds)
+    else:
+        patch_cache_control(response, no_cache=True, max_age=0)
+    # Public data: a conference's own website may read it from the browser.
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _item(item):
+    return {
+        "slug": item.slug,
+        "capacity": item.capacity,
+        "sold": item.sold,
+        "held": item.held,
+        "remaining": item.remaining,
+        "sold_out": item.sold_out,
+    }
+
+
+def availability_payload(conference) -> dict:
+    """The API's answer for one conference; ticket types and add-ons not for sale are left out.
+
+    ``remaining`` of a ticket type is what can really be bought: the smaller of
+    its own and the venue's remaining seats (None only when both are unlimited).
+    """
+    availability = get_availability(conference)
+    return {
+        "capacity": availability.capacity,
+        "sold": availability.sold,
+        "held": availability.held,
+        "remaining": availability.remaining,
+        "sold_out": availability.sold_out,
+        "ticket_types": [_item(i) for i in availability.ticket_types if _listed(i)],
+        "addons": [_item(i) for i in availability.addons if _listed(i)],
+    }
+
+
+def _listed(item):
+    return item.sale_state != "inactive"
+
+
+@require_GET
+def conference_availability(request, slug):
+    """``GET /api/conferences/<slug>/availability``: the availability snapshot as JSON."""
+
+    def compute():
+        conference = Conference.objects.filter(slug=slug).first()
+        return None if conference is None else availability_payload(conference)
+
+    payload = cached_for_conference("api", slug, compute)
+    if payload is None:
+        response = JsonResponse({"error": f"No conference called {slug!r}."}, status=404)
+    else:
+        response = JsonResponse(payload)
+    return public_cache_control(response)

@@ -1,0 +1,169 @@
+"""The attendee's order form, and the offers the ticket page lists.
+
+The form only reads what was typed: whole numbers, a name, an email address.
+Whether those tickets can be bought is decided by
+``registration.services.place_order`` under the conference lock, never here.
+"""
+
+from dataclasses import dataclass
+
+from django import forms
+from django.conf import settings
+
+from capacity.services import Availability, ItemAvailability
+
+from .models import AddOn, TicketType
+
+# Far above any max_per_order: only here so absurd numbers get a plain answer.
+QUANTITY_CEILING = 1000
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One ticket type or add-on as the ticket page offers it, with its availability."""
+
+    item: TicketType | AddOn
+    state: ItemAvailability
+
+    @property
+    def kind(self):
+        return self.state.kind
+
+    @property
+    def field_name(self):
+        """The form field, as SPEC.md names it: ``ticket-<slug>`` or ``addon-<slug>``."""
+        return f"{self.kind}-{self.item.slug}"
+
+    @property
+    def is_listed(self):
+        return self.item.is_active
+
+    @property
+    def purchasable(self):
+        return self.state.on_sale and not self.state.sold_out
+
+    @property
+    def input_id(self):
+        # The id changes when the item closes, so htmx's hx-preserve keeps what
+        # was typed only while the item stays open, and a reopened item gets a
+        # fresh, enabled input.
+        suffix = "" if self.purchasable else "-closed"
+        return f"id_{self.field_name}{suffix}"
+
+    @property
+    def most_per_order(self):
+        if self.kind == "ticket":
+            most = self.item.max_per_order
+        else:
+            most = settings.SEATKEEPER_ADDON_MAX_PER_ORDER
+        if self.state.remaining is not None:
+            most = min(most, self.state.remaining)
+        return most
+
+
+def offers_for(availability: Availability) -> list[Offer]:
+    """Every ticket type and add-on of the snapshot's conference, paired with its state.
+
+    Two queries; the order is the snapshot's (position, price, name).
+    """
+    conference = availability.conference
+    ticket_types = TicketType.objects.filter(conference=conference).in_bulk()
+    addons = AddOn.objects.filter(conference=conference).in_bulk()
+    offers = [
+        Offer(item=ticket_types[state.pk], state=state)
+        for state in availability.ticket_types
+        if state.pk in ticket_types
+    ]
+    offers += [
+        Offer(item=addons[state.pk], state=state)
+        for state in availability.addons
+        if state.pk in addons
+    ]
+    return offers
+
+
+class QuantityField(forms.IntegerField):
+    """A quantity: empty means none; a whole number from 0 to QUANTITY_CEILING."""
+
+    def __init__(self, item_name, **kwargs):
+        super().__init__(
+            required=False,
+            min_value=0,
+            max_value=QUANTITY_CEILING,
+            label=item_name,
+            error_messages={
+                "invalid": f"Enter a whole number for {item_name}, or leave it empty.",
+                "min_value": f"The quantity for {item_name} cannot be negative.",
+                "max_value": f"{QUANTITY_CEILING} is far more {item_name} than one order can hold.",
+            },
+            **kwargs,
+        )
+
+
+class OrderForm(forms.Form):
+    name = forms.CharField(
+        max_length=200,
+        label="Your name",
+        error_messages={
+            "required": "Enter your name.",
+            "max_length": "Your name is too long (200 characters at most).",
+        },
+    )
+    email = forms.EmailField(
+        label="Email",
+        max_length=254,
+        error_messages={
+            "required": "Enter your email address.",
+            "invalid": "Enter a valid email address.",
+        },
+    )
+
+    def __init__(self, *args, offers, conference, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offers = offers
+        self.conference = conference
+        for offer in offers:
+            self.fields[offer.field_name] = QuantityField(offer.item.name)
+
+    def clean(self):
+        known = set(self.fields)
+        for key in self.data:
+            kind, _, slug = key.partition("-")
+            if kind in ("ticket", "addon") and slug and key not in known:
+                noun = "ticket type" if kind == "ticket" else "add-on"
+                self.add_error(
+                    None, f"There is no {noun} called “{slug[:80]}” at {self.conference.name}."
+                )
+        return super().clean()
+
+    def quantities(self, kind) -> dict[int, int]:
+        """``{item pk: quantity}`` of one kind (``"ticket"`` or ``"addon"``), leaving out zeros."""
+        chosen = {}
+        for offer in self.offers:
+            if offer.kind != kind:
+                continue
+            quantity = self.cleaned_data.get(offer.field_name)
+            if quantity:
+                chosen[offer.item.pk] = quantity
+        return chosen
+
+    def add_refusal(self, error):
+        """Show why ``place_order`` refused, one message per problem."""
+        for message in error.messages:
+            self.add_error(None, message)
+
+    def rows(self, kind):
+        """(offer, bound field) of the listed offers of one kind, for the template."""
+        return [
+            (offer, self[offer.field_name] if offer.field_name in self.fields else None)
+            for offer in self.offers
+            if offer.kind == kind and offer.is_listed
+        ]
+
+    @property
+    def ticket_rows(self):
+        return self.rows("ticket")
+
+    @property
+    def addon_rows(self):
+        return self.rows("addon")

@@ -1,0 +1,91 @@
+"""Payment providers: the small interface the order page's pay step talks to.
+
+A provider either takes the money at once (``pays_online``: the pay button calls
+``pay``, which records the payment through ``registration.services.mark_paid``)
+or explains how to pay offline (``instructions``) and leaves it to an organizer
+to mark the order paid once the money has arrived.
+
+Which providers an attendee is offered is the ``SEATKEEPER_PAYMENT_PROVIDERS``
+setting, a list of provider names in the order they are shown.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.utils.formats import number_format
+
+from . import services
+from .models import Order
+
+
+def currency_symbol() -> str:
+    return getattr(settings, "SEATKEEPER_CURRENCY_SYMBOL", "€")
+
+
+class PaymentProvider:
+    """What every provider offers. Subclasses set the names and implement ``pay``."""
+
+    name = ""
+    label = ""
+    pays_online = False
+
+    def instructions(self, order: Order) -> str:
+        """What the attendee should do to pay, shown next to the provider's label."""
+        return ""
+
+    def pay(self, order: Order) -> Order:
+        """Pay ``order`` now and return it, or raise ValidationError saying why not."""
+        raise ValidationError(f"{self.label} cannot be paid online.")
+
+
+class DemoProvider(PaymentProvider):
+    """Pays at once, with no money involved. For demos and development."""
+
+    name = "demo"
+    label = "Demo payment"
+    pays_online = True
+
+    def instructions(self, order):
+        return "Pays at once; no money changes hands. For trying Seatkeeper out."
+
+    def pay(self, order):
+        # A late payment (hold lapsed) is re-checked by mark_paid under the lock.
+        return services.mark_paid(order, provider=self.name)
+
+
+class ManualProvider(PaymentProvider):
+    """Bank transfer: the attendee transfers the money, an organizer marks the order paid."""
+
+    name = "manual"
+    label = "Bank transfer"
+    pays_online = False
+
+    def instructions(self, order):
+        details = getattr(
+            settings, "SEATKEEPER_BANK_TRANSFER_DETAILS", "the organizer's bank account"
+        )
+        amount = currency_symbol() + number_format(order.total, decimal_pos=2)
+        return (
+            f"Transfer {amount} to {details}, quoting {order.reference}. "
+            "The organizer marks your order paid when the money arrives; "
+            "your seats stay held until the time shown above, and the organizer can extend it."
+        )
+
+
+PROVIDERS = {provider.name: provider for provider in (DemoProvider(), ManualProvider())}
+
+
+def enabled_providers() -> list[PaymentProvider]:
+    """The providers the pay step offers, as configured; unknown names are a setup error."""
+    names = settings.SEATKEEPER_PAYMENT_PROVIDERS
+    unknown = [name for name in names if name not in PROVIDERS]
+    if unknown:
+        raise ImproperlyConfigured(
+            f"SEATKEEPER_PAYMENT_PROVIDERS names unknown providers {unknown}; "
+            f"known are {sorted(PROVIDERS)}."
+        )
+    return [PROVIDERS[name] for name in names]
+
+
+def get_provider(name) -> PaymentProvider | None:
+    """The enabled provider called ``name``, or None when it is not offered."""
+    return next((provider for provider in enabled_providers() if provider.name == name), None)

@@ -1,0 +1,246 @@
+"""Public attendee pages: the ticket page and its order form, its live banners, the
+embeddable banner, and the order page with its pay step.
+
+Views stay thin: seats are read from the availability snapshot
+(``capacity.services.get_availability``) and changed only by
+``registration.services`` (through ``registration.payments`` for paying).
+"""
+
+import hashlib
+import math
+import secrets
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from capacity.api import cached_for_conference, public_cache_control
+from capacity.services import get_availability
+from conference.models import Conference
+
+from . import payments, services
+from .forms import OrderForm, offers_for
+from .models import Order
+
+TICKET_PAGE = "registration/conference.html"
+ORDER_PAGE = "registration/order.html"
+EMBED_BANNER = "registration/embed_banner.html"
+
+
+def _poll_seconds():
+    return max(1, int(settings.SEATKEEPER_PUBLIC_POLL_SECONDS))
+
+
+# --- the ticket page ----------------------------------------------------------
+
+
+@require_GET
+def conference_list(request):
+    """The conferences still to come, each linking to its ticket page."""
+    conferences = Conference.objects.filter(end_date__gte=timezone.localdate())
+    return render(request, "registration/index.html", {"conferences": conferences})
+
+
+def _live_context(conference, availability, offers):
+    """What the live pieces of the ticket page (banner, badges, inputs) are drawn from."""
+    return {
+        "conference": conference,
+        "availability": availability,
+        "offers": [offer for offer in offers if offer.is_listed],
+    }
+
+
+def _render_live_state(conference, availability, offers):
+    """The banner, badges and inputs as out-of-band swaps, and a version naming them."""
+    html = render_to_string(
+        f"{TICKET_PAGE}#live-state", _live_context(conference, availability, offers)
+    )
+    return hashlib.sha256(html.encode()).hexdigest()[:16], html
+
+
+def _render_ticket_page(request, conference, availability, offers, form, status=200):
+    live_version, _ = _render_live_state(conference, availability, offers)
+    context = {
+        **_live_context(conference, availability, offers),
+        "form": form,
+        "slug": conference.slug,
+        "live_version": live_version,
+        "poll_seconds": _poll_seconds(),
+        "currency": payments.currency_symbol(),
+    }
+    return render(request, TICKET_PAGE, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def conference_page(request, slug):
+    """The ticket page; its order form posts back here and places the order."""
+    conference = get_object_or_404(Conference, slug=slug)
+    availability = get_availability(conference)
+    offers = offers_for(availability)
+    if request.method == "GET":
+        form = OrderForm(offers=offers, conference=conference)
+        return _render_ticket_page(request, conference, availability, offers, form)
+
+    form = OrderForm(request.POST, offers=offers, conference=conference)
+    if form.is_valid():
+        try:
+            order = services.place_order(
+                conference=conference,
+                email=form.cleaned_data["email"],
+                name=form.cleaned_data["name"],
+                tickets=form.quantities("ticket"),
+                addons=form.quantities("addon"),
+            )
+        except ValidationError as error:
+            form.add_refusal(error)
+            # Show the seats as they are now: whatever was just refused shows why.
+            availability = get_availability(conference)
+            offers = offers_for(availability)
+            form.offers = offers
+        else:
+            return redirect(order)
+    return _render_ticket_page(request, conference, availability, offers, form, status=400)
+
+
+def _live_state(slug):
+    """(version, html) of the ticket page's live pieces, cached; None for an unknown slug."""
+
+    def compute():
+        conference = Conference.objects.filter(slug=slug).first()
+        if conference is None:
+            return None
+        availability = get_availability(conference)
+        return _render_live_state(conference, availability, offers_for(availability))
+
+    return cached_for_conference("ticket-page", slug, compute)
+
+
+@require_GET
+def live_availability(request, slug):
+    """What the ticket page polls: 204 when nothing changed since ``?version=``,
+    otherwise out-of-band swaps of the banner, the badges and the inputs (inputs
+    still open keep what was typed in them)."""
+    state = _live_state(slug)
+    if state is None:
+        raise Http404("No such conference.")
+    version, html = state
+    if request.GET.get("version") == version:
+        return public_cache_control(HttpResponse(status=204))
+    poller = render_to_string(
+        f"{TICKET_PAGE}#poller",
+        {"slug": slug, "live_version": version, "poll_seconds": _poll_seconds()},
+    )
+    return public_cache_control(HttpResponse(poller + html))
+
+
+@xframe_options_exempt
+@vary_on_headers("HX-Request")
+@require_GET
+def embed_banner(request, slug):
+    """The venue banner alone, for a conference's own website (in an iframe, or fetched)."""
+
+    def compute():
+        conference = Conference.objects.filter(slug=slug).first()
+        if conference is None:
+            return None
+        banner = render_to_string(
+            f"{EMBED_BANNER}#banner",
+            {
+                "conference": conference,
+                "availability": get_availability(conference),
+                "poll_seconds": _poll_seconds(),
+            },
+        )
+        return conference.name, banner
+
+    state = cached_for_conference("embed-banner", slug, compute)
+    if state is None:
+        raise Http404("No such conference.")
+    name, banner = state
+    if request.htmx:
+        response = HttpResponse(banner)
+    else:
+        response = render(
+            request, EMBED_BANNER, {"conference_name": name, "banner": mark_safe(banner)}
+        )
+    return public_cache_control(response)
+
+
+# --- the order page -----------------------------------------------------------
+
+
+def _order_or_404(slug, reference, secret) -> Order:
+    """The order behind an attendee's URL; a wrong secret is a 404, like a wrong reference."""
+    order = (
+        Order.objects.select_related("conference")
+        .filter(conference__slug=slug, reference=reference)
+        .first()
+    )
+    if order is None or not secrets.compare_digest(order.secret.encode(), secret.encode()):
+        raise Http404("No such order.")
+    return order
+
+
+def _order_context(order, *, errors=()):
+    now = timezone.now()
+    hold_live = order.hold_is_live(now)
+    can_pay = order.status in (Order.Status.PENDING, Order.Status.EXPIRED)
+    providers = payments.enabled_providers() if can_pay else []
+    return {
+        "order": order,
+        "conference": order.conference,
+        "lines": order.lines.all(),
+        "is_paid": order.status in Order.COMMITTED_STATUSES,
+        "hold_live": hold_live,
+        "minutes_left": (
+            math.ceil((order.hold_expires_at - now).total_seconds() / 60) if hold_live else 0
+        ),
+        "hold_lapsed": can_pay and not hold_live,
+        "can_pay": can_pay,
+        "pay_options": [(provider, provider.instructions(order)) for provider in providers],
+        "errors": errors,
+        "poll_seconds": _poll_seconds(),
+        "currency": payments.currency_symbol(),
+    }
+
+
+@require_GET
+def order_page(request, slug, reference, secret):
+    """The attendee's order: what was ordered, how long the seats are held, the pay step."""
+    order = _order_or_404(slug, reference, secret)
+    template = f"{ORDER_PAGE}#order-status" if request.htmx else ORDER_PAGE
+    return render(request, template, _order_context(order))
+
+
+@require_POST
+def pay_order(request, slug, reference, secret):
+    """Pay through the chosen provider; a refused (e.g. late) payment shows why."""
+    order = _order_or_404(slug, reference, secret)
+    if order.status in Order.COMMITTED_STATUSES:
+        messages.info(request, f"Order {order.reference} is already paid.")
+        return redirect(order)
+    provider = payments.get_provider(request.POST.get("provider", ""))
+    if provider is None:
+        errors, status = ["Choose one of the payment methods offered for this order."], 400
+    else:
+        try:
+            provider.pay(order)
+        except ValidationError as error:
+            errors, status = error.messages, 409
+        else:
+            messages.success(
+                request,
+                f"Thank you: order {order.reference} is paid. "
+                f"A confirmation is on its way to {order.email}.",
+            )
+            return redirect(order)
+    order.refresh_from_db()
+    return render(request, ORDER_PAGE, _order_context(order, errors=errors), status=status)
