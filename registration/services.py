@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from capacity.services import get_availability, locked_conference, pause_after_check
 
+from .emails import confirm_payment_on_commit
 from .models import AddOn, Order, OrderLineItem, TicketType
 
 
@@ -174,6 +175,8 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
                 for line in lines
             ]
         )
+        if order.status == Order.Status.PAID:
+            confirm_payment_on_commit(order)
         return order
 
 
@@ -226,6 +229,7 @@ def mark_paid(order, *, provider="") -> Order:
         if provider:
             order.payment_provider = provider
         order.save(update_fields=["status", "paid_at", "payment_provider", "updated_at"])
+        confirm_payment_on_commit(order)
         return order
 
 
