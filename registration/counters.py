@@ -398,6 +398,35 @@ def _line_target(kind, ticket_type_id, addon_id):
     return (TICKET, ticket_type_id) if kind == OrderLineItem.Kind.TICKET else (ADDON, addon_id)
 
 
+def _live_hold_lines(n):
+    """FROM/WHERE for the lines of live holds, written so the partial index applies.
+
+    ``status = 'pending'`` is a literal, not a parameter: only then can the
+    planner (PostgreSQL and SQLite alike) prove the index predicate and use
+    ``order_live_hold_idx`` (conference_id, hold_expires_at WHERE pending).
+    """
+    return (
+        f"FROM {n['line']} l INNER JOIN {n['order']} o ON o.id = l.order_id"
+        f" WHERE o.conference_id = %s AND o.status = '{Order.Status.PENDING.value}'"
+        " AND o.hold_expires_at > %s"
+    )
+
+
+def seat_totals_query(conference, now) -> tuple[str, list]:
+    """The SQL of ``seat_totals`` and its parameters (for EXPLAIN in tests and benches)."""
+    n = _names()
+    item = f"CASE WHEN l.kind = '{n['ticket']}' THEN l.ticket_type_id ELSE l.addon_id END"
+    sql = (
+        f"SELECT target, item_id, seats, 0 FROM {n['counter']}"
+        " WHERE conference_id = %s AND seats <> 0"
+        f" UNION ALL SELECT l.kind, {item}, 0, SUM(l.quantity) {_live_hold_lines(n)}"
+        f" GROUP BY l.kind, {item}"
+    )
+    conference_pk = getattr(conference, "pk", conference)
+    when = default_connection.ops.adapt_datetimefield_value(now)
+    return sql, [conference_pk, conference_pk, when]
+
+
 def seat_totals(conference, now) -> dict:
     """Seats of one conference: ``{(target, item_id): (sold, held)}``, in one query.
 
@@ -407,26 +436,6 @@ def seat_totals(conference, now) -> dict:
     ``order_live_hold_idx`` finds without reading any other order. Cost: the
     number of live holds, not the number of orders ever sold.
     """
-    n = _names()
-    sql = f"""
-        SELECT target, item_id, seats, 0 FROM {n["counter"]}
-        WHERE conference_id = %s AND seats <> 0
-        UNION ALL
-        SELECT l.kind, CASE WHEN l.kind = '{n["ticket"]}' THEN l.ticket_type_id
-                            ELSE l.addon_id END,
-               0, SUM(l.quantity)
-        FROM {n["line"]} l INNER JOIN {n["order"]} o ON o.id = l.order_id
-        WHERE o.conference_id = %s AND o.status = %s AND o.hold_expires_at > %s
-        GROUP BY l.kind, CASE WHEN l.kind = '{n["ticket"]}' THEN l.ticket_type_id
-                              ELSE l.addon_id END
-    """
-    conference_pk = getattr(conference, "pk", conference)
-    params = [
-        conference_pk,
-        conference_pk,
-        Order.Status.PENDING.value,
-        default_connection.ops.adapt_datetimefield_value(now),
-    ]
     totals = {}
 
     def add(key, sold, held):
@@ -434,7 +443,7 @@ def seat_totals(conference, now) -> dict:
         totals[key] = (old_sold + sold, old_held + held)
 
     with default_connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(*seat_totals_query(conference, now))
         for target, item_id, sold, held in cursor.fetchall():
             if held:
                 if target == OrderLineItem.Kind.TICKET:
@@ -446,27 +455,24 @@ def seat_totals(conference, now) -> dict:
     return totals
 
 
+def venue_seats_taken_query(conference, now) -> tuple[str, list]:
+    """The SQL of ``venue_seats_taken`` and its parameters."""
+    n = _names()
+    sql = (
+        f"SELECT COALESCE((SELECT seats FROM {n['counter']} WHERE conference_id = %s"
+        f" AND target = '{n['venue']}' AND item_id = 0), 0)"
+        f" + COALESCE((SELECT SUM(l.quantity) {_live_hold_lines(n)}"
+        f" AND l.kind = '{n['ticket']}'), 0)"
+    )
+    conference_pk = getattr(conference, "pk", conference)
+    when = default_connection.ops.adapt_datetimefield_value(now)
+    return sql, [conference_pk, conference_pk, when]
+
+
 def venue_seats_taken(conference, now) -> int:
     """Venue seats taken by ticket lines at ``now``: the venue counter plus live holds."""
-    n = _names()
-    sql = f"""
-        SELECT
-            COALESCE((SELECT seats FROM {n["counter"]}
-                      WHERE conference_id = %s AND target = '{n["venue"]}' AND item_id = 0), 0)
-          + COALESCE((SELECT SUM(l.quantity)
-                      FROM {n["line"]} l INNER JOIN {n["order"]} o ON o.id = l.order_id
-                      WHERE o.conference_id = %s AND o.status = %s AND o.hold_expires_at > %s
-                        AND l.kind = '{n["ticket"]}'), 0)
-    """
-    conference_pk = getattr(conference, "pk", conference)
-    params = [
-        conference_pk,
-        conference_pk,
-        Order.Status.PENDING.value,
-        default_connection.ops.adapt_datetimefield_value(now),
-    ]
     with default_connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(*venue_seats_taken_query(conference, now))
         return int(cursor.fetchone()[0])
 
 
