@@ -20,6 +20,9 @@ from capacity.services import get_availability, locked_conference, pause_after_c
 from .emails import confirm_payment_on_commit
 from .models import AddOn, Order, OrderLineItem, TicketType
 
+# Largest primary key a BigAutoField can hold.
+MAX_ID = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class RequestedLine:
@@ -48,8 +51,11 @@ def _resolve(model, conference, wanted, noun):
             pk = int(pk)
         except (TypeError, ValueError):
             raise ValidationError(f"Unknown {noun}: {key!r}.") from None
-        quantities[pk] = quantities.get(pk, 0) + _quantity(quantity, f"{noun} {key}")
-    items = model.objects.in_bulk(list(quantities))
+        label = key.name if isinstance(key, model) else f"{noun} {key}"
+        quantities[pk] = quantities.get(pk, 0) + _quantity(quantity, label)
+    # Out-of-range ids cannot exist, and SQLite cannot even bind them.
+    quantities_in_range = {pk: n for pk, n in quantities.items() if 1 <= pk <= MAX_ID}
+    items = model.objects.in_bulk(list(quantities_in_range))
     lines = []
     for pk, quantity in quantities.items():
         item = items.get(pk)
