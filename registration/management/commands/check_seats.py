@@ -1,0 +1,56 @@
+"""``manage.py check_seats [--fix]``: compare every seat counter with its lines."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from conference.models import Conference
+from registration.counters import (
+    find_counter_drift,
+    install_seat_triggers,
+    recount_committed_seats,
+    repair_seat_counters,
+    seat_triggers_installed,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Recompute every committed-seat counter from the order lines and report any "
+        "drift; --fix repairs it. Exits with status 1 when drift is found without --fix."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--fix", action="store_true", help="Repair the counters that drift.")
+        parser.add_argument("--conference", metavar="SLUG", help="Check one conference only.")
+
+    def handle(self, *args, fix=False, conference=None, **options):
+        if conference is not None:
+            try:
+                conference = Conference.objects.get(slug=conference)
+            except Conference.DoesNotExist:
+                raise CommandError(f"No conference with the slug {conference!r}.") from None
+        triggers_missing = not seat_triggers_installed()
+        if triggers_missing:
+            if fix:
+                install_seat_triggers()
+                self.stdout.write("Installed the missing seat counter triggers.")
+            else:
+                self.stderr.write("The seat counter triggers are missing (--fix installs them).")
+
+        checked = len(recount_committed_seats(conference))
+        if fix:
+            drift = repair_seat_counters(conference=conference)
+        else:
+            drift = find_counter_drift(conference)
+        for item in drift:
+            self.stdout.write(("Repaired " if fix else "Drift: ") + str(item))
+        if not drift:
+            self.stdout.write(f"All seat counters match their lines ({checked} with seats).")
+        elif fix:
+            self.stdout.write(f"Repaired {len(drift)} counter(s).")
+        if not fix and (drift or triggers_missing):
+            raise CommandError(
+                f"{len(drift)} seat counter(s) drift from their lines"
+                + (" and the triggers are missing" if triggers_missing else "")
+                + "; run `manage.py check_seats --fix` to repair.",
+                returncode=1,
+            )
