@@ -1,0 +1,492 @@
+"""Selectors for the organizer dashboard: what each widget shows, read in a fixed number of queries.
+
+Nothing here writes. Seat numbers come from the one availability snapshot
+(``capacity.services.get_availability``); sales figures, the chart, the
+projection and the latest orders come from aggregate queries, so a dashboard
+poll costs the same number of queries whatever the number of ticket types or
+orders. ``dashboard_version`` tells in one query whether anything a widget
+shows can have changed, so an unchanged poll is answered before any rendering.
+"""
+
+import hashlib
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from django.db.models import (
+    Count,
+    DateTimeField,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Length, TruncDate, TruncHour
+from django.utils import timezone
+
+from conference.models import Conference
+from registration.models import AddOn, Order, OrderLineItem, TicketType
+
+from .models import BlockedSeats
+from .services import Availability, ItemAvailability, get_availability, taking_seats
+
+# Orders shown in the "latest orders" widget.
+LATEST_ORDERS = 8
+# The sales pace is measured over the last hour, but never over less than this,
+# so a single order a few seconds old does not predict a sell-out within minutes.
+MIN_PACE_WINDOW = timedelta(minutes=10)
+PACE_WINDOW = timedelta(hours=1)
+CHART_GRANULARITIES = ("hour", "day")
+CHART_HOURS = 24
+CHART_DAYS = 14
+# Geometry of the sales chart's SVG viewBox.
+CHART_WIDTH = 720
+CHART_HEIGHT = 180
+CHART_LABEL_BAND = 22
+
+
+def conference_tz(conference) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(conference.timezone)
+
+
+# --- bars -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BarSegment:
+    """One coloured stretch of a capacity bar, in percent of the bar's width."""
+
+    kind: str  # "sold", "held", "blocked" or "remaining"
+    value: int
+    x: float
+    width: float
+
+
+@dataclass(frozen=True)
+class CapacityBar:
+    """A capacity drawn as a bar: sold, held, blocked, remaining.
+
+    When more is taken than the capacity (comp tickets, a forced lower), the bar
+    is scaled to what is taken and ``capacity_mark`` is where the cap falls.
+    """
+
+    segments: tuple[BarSegment, ...]
+    capacity_mark: float | None
+
+
+def capacity_bar(*, capacity, sold, held, blocked) -> CapacityBar | None:
+    """The bar for a capacity; None when unlimited (capacity None or 0)."""
+    if not capacity:
+        return None
+    taken = sold + held + blocked
+    scale = max(capacity, taken)
+    segments = []
+    x = 0.0
+    parts = [("sold", sold), ("held", held), ("blocked", blocked)]
+    parts.append(("remaining", max(0, capacity - taken)))
+    for kind, value in parts:
+        width = 100 * value / scale
+        segments.append(BarSegment(kind=kind, value=value, x=round(x, 3), width=round(width, 3)))
+        x += width
+    mark = round(100 * capacity / scale, 3) if taken > capacity else None
+    return CapacityBar(segments=tuple(segments), capacity_mark=mark)
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """A ticket type or add-on row: its snapshot entry and its bar."""
+
+    item: ItemAvailability
+    bar: CapacityBar | None
+
+    @property
+    def dom_id(self):
+        prefix = "ticket-type" if self.item.kind == "ticket" else "addon"
+        return f"{prefix}-{self.item.slug}"
+
+
+def item_rows(items) -> list[ItemRow]:
+    return [
+        ItemRow(
+            item=item,
+            bar=capacity_bar(
+                capacity=item.capacity, sold=item.sold, held=item.held, blocked=item.blocked
+            ),
+        )
+        for item in items
+    ]
+
+
+# --- sales ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SalesStats:
+    """Tickets and orders placed in the last hour and today (conference time) that still count.
+
+    ``sold`` are tickets of paid orders, ``held`` tickets of live holds; cancelled,
+    refunded and lapsed orders are left out, so the figures are seats taken.
+    """
+
+    hour_sold: int
+    hour_held: int
+    hour_orders: int
+    today_sold: int
+    today_held: int
+    today_orders: int
+    today_revenue: object  # Decimal
+    first_seat_in_hour: datetime | None
+
+    @property
+    def hour_seats(self):
+        return self.hour_sold + self.hour_held
+
+    @property
+    def today_seats(self):
+        return self.today_sold + self.today_held
+
+
+def local_day_start(now, tz) -> datetime:
+    return datetime.combine(now.astimezone(tz).date(), time.min, tzinfo=tz)
+
+
+def sales_stats(conference, *, now, tz) -> SalesStats:
+    """Sales in the last hour and since midnight in the conference's time zone, in one query."""
+    hour_ago = now - PACE_WINDOW
+    day_start = local_day_start(now, tz)
+    committed = Q(order__status__in=Order.COMMITTED_STATUSES)
+    ticket = Q(kind=OrderLineItem.Kind.TICKET)
+    in_hour = Q(order__created_at__gte=hour_ago)
+    today = Q(order__created_at__gte=day_start)
+    row = (
+        OrderLineItem.objects.filter(
+            order__conference=conference, order__created_at__gte=min(hour_ago, day_start)
+        )
+        .filter(taking_seats(now))
+        .aggregate(
+            hour_sold=Sum("quantity", filter=ticket & in_hour & committed, default=0),
+            hour_held=Sum("quantity", filter=ticket & in_hour & ~committed, default=0),
+            hour_orders=Count("order", distinct=True, filter=in_hour),
+            today_sold=Sum("quantity", filter=ticket & today & committed, default=0),
+            today_held=Sum("quantity", filter=ticket & today & ~committed, default=0),
+            today_orders=Count("order", distinct=True, filter=today),
+            today_revenue=Sum("line_total", filter=today & committed, default=0),
+            first_seat_in_hour=Min("order__created_at", filter=ticket & in_hour),
+        )
+    )
+    return SalesStats(**row)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """When the venue sells out at the recent pace.
+
+    ``state``: "unlimited", "sold_out", "no_sales" (nothing in the last hour),
+    "not_at_pace" (the pace does not sell out before the conference starts) or
+    "eta" (``eta`` is the projected moment, in the conference's time zone).
+    """
+
+    state: str
+    remaining: int | None
+    seats_per_hour: float
+    eta: datetime | None
+    eta_same_day: bool = True
+
+
+def project_sellout(conference, availability, stats, *, now, tz) -> Projection:
+    remaining = availability.remaining
+    if availability.capacity is None:
+        return Projection("unlimited", None, 0.0, None)
+    if remaining == 0:
+        return Projection("sold_out", 0, 0.0, None)
+    seats = stats.hour_seats
+    if not seats or stats.first_seat_in_hour is None:
+        return Projection("no_sales", remaining, 0.0, None)
+    window = max(now - stats.first_seat_in_hour, MIN_PACE_WINDOW)
+    per_hour = seats * 3600 / window.total_seconds()
+    eta = (now + timedelta(hours=remaining / per_hour)).astimezone(tz)
+    doors_open = datetime.combine(conference.start_date, time.min, tzinfo=tz)
+    if eta >= doors_open:
+        return Projection("not_at_pace", remaining, per_hour, None)
+    same_day = eta.date() == now.astimezone(tz).date()
+    return Projection("eta", remaining, per_hour, eta, same_day)
+
+
+# --- the chart ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    """One bucket of the sales chart with its SVG geometry (viewBox units)."""
+
+    start: datetime  # the bucket's start, in the conference's time zone
+    label: str
+    sold: int
+    held: int
+    x: float
+    width: float
+    sold_y: float
+    sold_height: float
+    held_y: float
+    held_height: float
+    show_label: bool
+
+    @property
+    def seats(self):
+        return self.sold + self.held
+
+
+@dataclass(frozen=True)
+class SalesChart:
+    granularity: str
+    bars: list[ChartBar]
+    peak: int
+    width: int = CHART_WIDTH
+    height: int = CHART_HEIGHT
+    plot_height: int = CHART_HEIGHT - CHART_LABEL_BAND
+
+    @property
+    def total(self):
+        return sum(bar.seats for bar in self.bars)
+
+    @property
+    def label_y(self):
+        return self.height - 6
+
+
+def _chart_buckets(now, tz, granularity):
+    """Bucket starts, oldest first, and a function mapping a truncated DB value to its key."""
+    if granularity == "day":
+        today = now.astimezone(tz).date()
+        days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
+        starts = [datetime.combine(day, time.min, tzinfo=tz) for day in days]
+        return starts, [day for day in days], lambda value: value
+    this_hour = now.astimezone(tz).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    starts_utc = [this_hour - timedelta(hours=n) for n in range(CHART_HOURS - 1, -1, -1)]
+
+    def key(value):
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, tz)
+        return value.astimezone(UTC)
+
+    return [start.astimezone(tz) for start in starts_utc], starts_utc, key
+
+
+def sales_chart(conference, *, now, tz, granularity="hour") -> SalesChart:
+    """Seats taken per hour (last 24 h) or per day (last 14 days), by when the order was placed."""
+    if granularity not in CHART_GRANULARITIES:
+        granularity = "hour"
+    starts, keys, key_of = _chart_buckets(now, tz, granularity)
+    trunc = (
+        TruncDate("order__created_at", tzinfo=tz)
+        if granularity == "day"
+        else TruncHour("order__created_at", tzinfo=tz)
+    )
+    committed = Q(order__status__in=Order.COMMITTED_STATUSES)
+    rows = (
+        OrderLineItem.objects.filter(
+            order__conference=conference,
+            kind=OrderLineItem.Kind.TICKET,
+            order__created_at__gte=starts[0],
+        )
+        .filter(taking_seats(now))
+        .annotate(bucket=trunc)
+        .values("bucket")
+        .annotate(
+            sold=Sum("quantity", filter=committed, default=0),
+            held=Sum("quantity", filter=~committed, default=0),
+        )
+        .order_by()
+    )
+    per_bucket = {key_of(row["bucket"]): (row["sold"], row["held"]) for row in rows}
+    counts = [per_bucket.get(key, (0, 0)) for key in keys]
+    peak = max((sold + held for sold, held in counts), default=0)
+    plot_height = CHART_HEIGHT - CHART_LABEL_BAND
+    slot = CHART_WIDTH / len(starts)
+    scale = plot_height / peak if peak else 0
+    label_every = 3 if granularity == "hour" else 2
+    bars = []
+    for index, (start, (sold, held)) in enumerate(zip(starts, counts, strict=True)):
+        sold_height = sold * scale
+        held_height = held * scale
+        bars.append(
+            ChartBar(
+                start=start,
+                label=start.strftime("%H:%M") if granularity == "hour" else start.strftime("%d %b"),
+                sold=sold,
+                held=held,
+                x=round(index * slot + 1, 2),
+                width=round(slot - 2, 2),
+                sold_y=round(plot_height - sold_height, 2),
+                sold_height=round(sold_height, 2),
+                held_y=round(plot_height - sold_height - held_height, 2),
+                held_height=round(held_height, 2),
+                show_label=(len(starts) - 1 - index) % label_every == 0,
+            )
+        )
+    return SalesChart(granularity=granularity, bars=bars, peak=peak)
+
+
+# --- orders -----------------------------------------------------------------------
+
+
+def with_ticket_count(queryset):
+    """Annotate orders with ``tickets``: the number of ticket (seat) lines' units."""
+    return queryset.annotate(
+        tickets=Sum("lines__quantity", filter=Q(lines__kind=OrderLineItem.Kind.TICKET), default=0)
+    )
+
+
+def latest_orders(conference, *, limit=LATEST_ORDERS) -> list[Order]:
+    """The most recently placed orders, with their ticket counts, in one query."""
+    orders = Order.objects.filter(conference=conference).order_by("-created_at", "-pk")
+    return list(with_ticket_count(orders)[:limit])
+
+
+def orders_for_table(conference, *, status="", search=""):
+    """The conference's orders for the orders table, filtered by status and a search term.
+
+    The search matches the reference, the buyer's email or name (case-insensitive).
+    """
+    orders = Order.objects.filter(conference=conference)
+    if status:
+        orders = orders.filter(status=status)
+    search = search.strip()
+    if search:
+        orders = orders.filter(
+            Q(reference__icontains=search) | Q(email__icontains=search) | Q(name__icontains=search)
+        )
+    return with_ticket_count(orders).order_by("-created_at", "-pk")
+
+
+# --- the whole dashboard ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything the dashboard's widgets show, computed at one instant."""
+
+    conference: Conference
+    computed_at: datetime  # in the conference's time zone
+    availability: Availability
+    venue_bar: CapacityBar | None
+    ticket_rows: list[ItemRow]
+    addon_rows: list[ItemRow]
+    stats: SalesStats
+    projection: Projection
+    chart: SalesChart
+    latest_orders: list[Order]
+
+
+def build_dashboard(conference, *, granularity="hour", now=None) -> Dashboard:
+    """All widgets of one conference's dashboard in a constant number of queries (eight)."""
+    now = now or timezone.now()
+    tz = conference_tz(conference)
+    availability = get_availability(conference, now=now)
+    stats = sales_stats(conference, now=now, tz=tz)
+    return Dashboard(
+        conference=conference,
+        computed_at=now.astimezone(tz),
+        availability=availability,
+        venue_bar=capacity_bar(
+            capacity=availability.capacity,
+            sold=availability.sold,
+            held=availability.held,
+            blocked=availability.blocked,
+        ),
+        ticket_rows=item_rows(availability.ticket_types),
+        addon_rows=item_rows(availability.addons),
+        stats=stats,
+        projection=project_sellout(conference, availability, stats, now=now, tz=tz),
+        chart=sales_chart(conference, now=now, tz=tz, granularity=granularity),
+        latest_orders=latest_orders(conference),
+    )
+
+
+# --- the version --------------------------------------------------------------------
+
+
+def _aggregate(queryset, expression, output_field):
+    """A correlated subquery computing one aggregate of ``queryset`` per conference."""
+    return Subquery(
+        queryset.filter(conference=OuterRef("pk"))
+        .order_by()
+        .values("conference")
+        .annotate(value=expression)
+        .values("value")[:1],
+        output_field=output_field,
+    )
+
+
+def dashboard_version(conference, *, now=None) -> str:
+    """A short string that changes whenever anything a dashboard widget shows may have changed.
+
+    One query. It covers the conference row, its orders (latest change and
+    count), its ticket types and add-ons (which have no timestamp: count,
+    quantities, active flags, name lengths and positions), its blocked seats,
+    and the moments at which numbers change without any write: the earliest
+    live hold's expiry and the next sale-window boundary. The current minute is
+    part of it too, so time-relative figures (last hour, ages, the projection)
+    refresh at least once a minute.
+    """
+    now = now or timezone.now()
+    integer, moment = IntegerField(), DateTimeField()
+    orders = Order.objects.all()
+    ticket_types = TicketType.objects.all()
+    addons = AddOn.objects.all()
+    blocked = BlockedSeats.objects.all()
+    row = (
+        Conference.objects.filter(pk=conference.pk)
+        .annotate(
+            orders_changed=_aggregate(orders, Max("updated_at"), moment),
+            orders_count=_aggregate(orders, Count("pk"), integer),
+            next_hold_expiry=_aggregate(
+                orders.filter(status=Order.Status.PENDING, hold_expires_at__gt=now),
+                Min("hold_expires_at"),
+                moment,
+            ),
+            tt_count=_aggregate(ticket_types, Count("pk"), integer),
+            tt_quantity=_aggregate(ticket_types, Sum("total_quantity"), integer),
+            tt_active=_aggregate(ticket_types, Count("pk", filter=Q(is_active=True)), integer),
+            tt_names=_aggregate(ticket_types, Sum(Length("name")), integer),
+            tt_positions=_aggregate(ticket_types, Sum("position"), integer),
+            tt_next_opens=_aggregate(
+                ticket_types.filter(available_from__gt=now), Min("available_from"), moment
+            ),
+            tt_next_closes=_aggregate(
+                ticket_types.filter(available_until__gt=now), Min("available_until"), moment
+            ),
+            addon_count=_aggregate(addons, Count("pk"), integer),
+            addon_quantity=_aggregate(addons, Sum("total_quantity"), integer),
+            addon_active=_aggregate(addons, Count("pk", filter=Q(is_active=True)), integer),
+            addon_names=_aggregate(addons, Sum(Length("name")), integer),
+            blocked_changed=_aggregate(blocked, Max("updated_at"), moment),
+            blocked_count=_aggregate(blocked, Count("pk"), integer),
+        )
+        .values_list(
+            "updated_at",
+            "orders_changed",
+            "orders_count",
+            "next_hold_expiry",
+            "tt_count",
+            "tt_quantity",
+            "tt_active",
+            "tt_names",
+            "tt_positions",
+            "tt_next_opens",
+            "tt_next_closes",
+            "addon_count",
+            "addon_quantity",
+            "addon_active",
+            "addon_names",
+            "blocked_changed",
+            "blocked_count",
+        )
+        .get()
+    )
+    minute = int(now.timestamp() // 60)
+    fingerprint = repr((row, minute)).encode()
+    return hashlib.blake2b(fingerprint, digest_size=10).hexdigest()

@@ -1,0 +1,315 @@
+"""Organizer dashboard: conference list, live widgets, the orders table and order actions.
+
+Views are thin: numbers come from ``capacity.dashboard`` (selectors over the
+availability snapshot), changes from ``registration.services``. Access is for
+the conference's organizers and superusers; anonymous visitors are sent to the
+login page, everyone else gets 403.
+"""
+
+from dataclasses import dataclass
+from functools import wraps
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseNotModified
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.http import parse_etags, quote_etag
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+from django_tables2 import RequestConfig
+from django_tables2.export import TableExport
+
+from conference.models import Conference
+from registration import services as order_services
+from registration.models import Order
+
+from .dashboard import (
+    CHART_GRANULARITIES,
+    build_dashboard,
+    conference_tz,
+    dashboard_version,
+    orders_for_table,
+)
+from .tables import OrderFilterForm, OrderTable
+
+OVERRIDE_PERMISSION = "capacity.override_capacity"
+
+
+def organizer_required(view):
+    """Resolve ``slug`` to a Conference the user organizes, or refuse.
+
+    Anonymous: redirect to login (for an htmx request, an HX-Redirect so a poll
+    does not swallow the login page). Not an organizer: 403. The view runs, and
+    its response is rendered, in the conference's time zone.
+    """
+
+    @wraps(view)
+    def wrapper(request, slug, *args, **kwargs):
+        if not request.user.is_authenticated:
+            if request.htmx:
+                next_url = request.htmx.current_url_abs_path or request.get_full_path()
+                return HttpResponseClientRedirect(redirect_to_login(next_url).url)
+            return redirect_to_login(request.get_full_path())
+        conference = get_object_or_404(Conference, slug=slug)
+        if not conference.is_organized_by(request.user):
+            raise PermissionDenied("Only this conference's organizers can see its dashboard.")
+        with timezone.override(conference_tz(conference)):
+            response = view(request, conference, *args, **kwargs)
+            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                response.render()
+        return response
+
+    return wrapper
+
+
+@login_required
+@require_GET
+def conference_list(request):
+    conferences = Conference.objects.all()
+    if not request.user.is_superuser:
+        conferences = conferences.filter(organizers=request.user)
+    return render(request, "capacity/conference_list.html", {"conferences": conferences})
+
+
+# --- the dashboard --------------------------------------------------------------------
+
+
+def _granularity(request):
+    chart = request.GET.get("chart", "")
+    return chart if chart in CHART_GRANULARITIES else "hour"
+
+
+def _can_override(request):
+    return request.user.has_perm(OVERRIDE_PERMISSION)
+
+
+def _dashboard_etag(request, conference, granularity):
+    """The ETag of a poll answer: the data's version plus what varies per viewer."""
+    version = dashboard_version(conference)
+    viewer = f"{request.user.pk}-{int(_can_override(request))}"
+    return quote_etag(f"{version}-{viewer}-{granularity}")
+
+
+def _dashboard_context(request, conference, granularity, *, oob):
+    return {
+        "conference": conference,
+        "dash": build_dashboard(conference, granularity=granularity),
+        "chart_granularity": granularity,
+        "can_override": _can_override(request),
+        "oob": oob,
+    }
+
+
+def _no_store(response):
+    # The poll sends If-None-Match itself; the browser cache must stay out of it.
+    patch_cache_control(response, no_store=True, private=True)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_GET
+@organizer_required
+def dashboard(request, conference):
+    granularity = _granularity(request)
+    etag = _dashboard_etag(request, conference, granularity)
+    context = _dashboard_context(request, conference, granularity, oob=False)
+    context["etag"] = etag
+    context["poll_seconds"] = settings.SEATKEEPER_DASHBOARD_POLL_SECONDS
+    return _no_store(render(request, "capacity/dashboard.html", context))
+
+
+@require_GET
+@organizer_required
+def dashboard_poll(request, conference):
+    """Every widget as an out-of-band swap, or 304 before any rendering when nothing changed."""
+    granularity = _granularity(request)
+    etag = _dashboard_etag(request, conference, granularity)
+    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponseNotModified()
+        response["ETag"] = etag
+        return _no_store(response)
+    context = _dashboard_context(request, conference, granularity, oob=True)
+    response = render(request, "capacity/dashboard.html#poll", context)
+    response["ETag"] = etag
+    return _no_store(response)
+
+
+# --- the orders table -------------------------------------------------------------------
+
+
+@require_GET
+@organizer_required
+def order_list(request, conference):
+    """All orders: sortable, paginated, filtered by status and search; ``?_export=csv`` for CSV."""
+    form = OrderFilterForm(request.GET)
+    status, search = form.filters()
+    orders = orders_for_table(conference, status=status, search=search)
+    table = OrderTable(orders, conference=conference)
+    export_format = request.GET.get("_export")
+    if export_format == TableExport.CSV:
+        RequestConfig(request, paginate=False).configure(table)
+        exporter = TableExport(
+            TableExport.CSV, table, dataset_kwargs={"title": f"{conference.name} orders"}
+        )
+        return exporter.response(filename=f"{conference.slug}-orders.csv")
+    if export_format is not None:
+        messages.error(request, "Orders can be exported as CSV only.")
+    RequestConfig(request, paginate=True).configure(table)
+    context = {"conference": conference, "table": table, "filter_form": form}
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "capacity/orders.html#orders-table" if partial else "capacity/orders.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+# --- one order and what an organizer can do with it ----------------------------------------
+
+
+class ConfirmForm(forms.Form):
+    """Nothing to fill in: posting it is the confirmation."""
+
+
+class ExtendHoldForm(forms.Form):
+    minutes = forms.IntegerField(
+        label="Extend by (minutes)", min_value=1, max_value=60 * 24 * 30, initial=15
+    )
+
+
+@dataclass(frozen=True)
+class OrderAction:
+    """A change an organizer can make to an order, through a registration service."""
+
+    slug: str
+    label: str
+    question: str
+    done: str
+    statuses: tuple
+    danger: bool = False
+    form_class: type = ConfirmForm
+
+    def run(self, order, form):
+        if self.slug == "mark-paid":
+            return order_services.mark_paid(order, provider="manual")
+        if self.slug == "extend-hold":
+            return order_services.extend_hold(order, minutes=form.cleaned_data["minutes"])
+        if self.slug == "cancel":
+            return order_services.cancel_order(order)
+        if self.slug == "refund":
+            return order_services.refund_order(order)
+        if self.slug == "partial-refund":
+            return order_services.refund_order(order, partial=True)
+        raise Http404
+
+
+S = Order.Status
+ORDER_ACTIONS = {
+    action.slug: action
+    for action in [
+        OrderAction(
+            "mark-paid",
+            "Mark as paid",
+            "Record a manual payment for order {ref}? If its hold has lapsed, "
+            "its seats are taken again only if they are still free.",
+            "Order {ref} is marked as paid.",
+            (S.PENDING, S.EXPIRED),
+        ),
+        OrderAction(
+            "extend-hold",
+            "Extend hold",
+            "Give order {ref} more time to pay? Its seats stay held until the new time.",
+            "The hold on order {ref} is extended.",
+            (S.PENDING, S.EXPIRED),
+            form_class=ExtendHoldForm,
+        ),
+        OrderAction(
+            "partial-refund",
+            "Partial refund",
+            "Record a partial refund of order {ref}? The buyer keeps the seats.",
+            "Order {ref} is partially refunded.",
+            (S.PAID,),
+        ),
+        OrderAction(
+            "refund",
+            "Refund",
+            "Refund order {ref} in full? Its seats become free at once.",
+            "Order {ref} is refunded; its seats are free again.",
+            (S.PAID, S.PARTIALLY_REFUNDED),
+            danger=True,
+        ),
+        OrderAction(
+            "cancel",
+            "Cancel order",
+            "Cancel order {ref}? Its seats become free at once. This records no refund.",
+            "Order {ref} is cancelled; its seats are free again.",
+            (S.PENDING, S.EXPIRED, S.PAID, S.PARTIALLY_REFUNDED),
+            danger=True,
+        ),
+    ]
+}
+
+
+def _order_of(conference, reference):
+    return get_object_or_404(
+        Order.objects.select_related("conference"), conference=conference, reference=reference
+    )
+
+
+@require_GET
+@organizer_required
+def order_detail(request, conference, reference):
+    order = _order_of(conference, reference)
+    context = {
+        "conference": conference,
+        "order": order,
+        "lines": list(order.lines.all()),
+        "hold_is_live": order.hold_is_live(),
+        "actions": [action for action in ORDER_ACTIONS.values() if order.status in action.statuses],
+    }
+    return render(request, "capacity/order_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@organizer_required
+def order_action(request, conference, reference, action):
+    """GET: the confirmation step. POST: run the service; its refusal becomes a message."""
+    action = ORDER_ACTIONS.get(action)
+    if action is None:
+        raise Http404("No such order action.")
+    order = _order_of(conference, reference)
+    detail_url = redirect("capacity:order", slug=conference.slug, reference=order.reference)
+    if request.method == "GET":
+        if order.status not in action.statuses:
+            messages.error(
+                request,
+                f"Order {order.reference} is {order.get_status_display().lower()}: "
+                f"“{action.label}” does not apply.",
+            )
+            return detail_url
+        initial = {"minutes": conference.hold_minutes}
+        form = action.form_class(initial=initial)
+    else:
+        form = action.form_class(request.POST)
+        if form.is_valid():
+            try:
+                action.run(order, form)
+            except ValidationError as error:
+                for message in error.messages:
+                    messages.error(request, message)
+            else:
+                messages.success(request, action.done.format(ref=order.reference))
+            return detail_url
+    context = {
+        "conference": conference,
+        "order": order,
+        "action": action,
+        "question": action.question.format(ref=order.reference),
+        "form": form,
+    }
+    return render(request, "capacity/order_confirm.html", context)
