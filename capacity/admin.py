@@ -1,11 +1,35 @@
-"""Admin for blocked seats, and the availability columns other admins share."""
+"""Admin for blocked seats and the override audit, plus what other admins share.
+
+Shared: the availability columns, and ``CapacityOverrideAdminMixin``, through which
+the capacity fields of conferences, ticket types and add-ons change.
+"""
 
 import threading
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
-from .models import BlockedSeats
-from .services import get_availability
+from .forms import (
+    BlockedSeatsAddForm,
+    BlockedSeatsChangeForm,
+    CapacityOverrideAdminForm,
+    describe_taken,
+)
+from .models import BlockedSeats, CapacityChange
+from .services import (
+    block_seats,
+    capacity_state,
+    get_availability,
+    override_capacity,
+    release_blocked_seats,
+)
+
+OVERRIDE_PERMISSION = "capacity.override_capacity"
+
+
+def can_override(request):
+    return request.user.has_perm(OVERRIDE_PERMISSION)
+
 
 _changelist = threading.local()
 
@@ -52,9 +76,154 @@ class AvailabilityColumnsMixin:
         return "Unlimited" if remaining is None else remaining
 
 
+class CapacityOverrideAdminMixin:
+    """The capacity field of a Conference, TicketType or AddOn changes only through
+    ``override_capacity``: with a reason, never below what is taken unless forced,
+    and only for staff with ``capacity.override_capacity`` (read-only for others).
+    Creating an object sets its initial capacity directly.
+    """
+
+    override_fields = ["seats_taken_now", "capacity_reason", "capacity_force"]
+
+    @property
+    def capacity_field(self):
+        return "total_capacity" if self.model._meta.model_name == "conference" else "total_quantity"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and can_override(request):
+            kwargs.setdefault("form", CapacityOverrideAdminForm)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("seats_taken_now")
+            if not can_override(request):
+                fields.append(self.capacity_field)
+        return fields
+
+    def get_fields(self, request, obj=None):
+        fields = [name for name in super().get_fields(request, obj)]
+        if self.capacity_field in fields:
+            moved = [name for name in self.override_fields if name in fields]
+            fields = [name for name in fields if name not in moved]
+            at = fields.index(self.capacity_field) + 1
+            fields[at:at] = moved
+        return fields
+
+    @admin.display(description="Taken now")
+    def seats_taken_now(self, obj):
+        return describe_taken(capacity_state(obj))
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        field = self.capacity_field
+        # Never write the capacity with the rest: it may be stale, and only the
+        # service may change it.
+        obj.save(
+            update_fields=[
+                f.name for f in obj._meta.concrete_fields if not f.primary_key and f.name != field
+            ]
+        )
+        if getattr(form, "capacity_changed", False):
+            try:
+                override_capacity(
+                    target=obj,
+                    total=form.cleaned_data[field],
+                    reason=form.cleaned_data["capacity_reason"],
+                    user=request.user,
+                    force=form.cleaned_data.get("capacity_force", False),
+                )
+            except ValidationError as error:
+                obj.refresh_from_db(fields=[field])
+                self.message_user(
+                    request,
+                    f"The capacity was not changed: {' '.join(error.messages)}",
+                    messages.ERROR,
+                )
+
+
 @admin.register(BlockedSeats)
 class BlockedSeatsAdmin(admin.ModelAdmin):
+    """Blocks are made by ``block_seats`` and shrink only by ``release_blocked_seats``."""
+
     list_display = ["label", "conference", "ticket_type", "quantity", "created_by", "created_at"]
     list_filter = ["conference"]
     search_fields = ["label"]
-    readonly_fields = ["created_by", "created_at", "updated_at"]
+    list_select_related = ["conference", "ticket_type", "created_by"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = BlockedSeatsAddForm if obj is None else BlockedSeatsChangeForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["conference", "ticket_type", "label", "quantity", "reason", "force"]
+        if not self.has_change_permission(request, obj):
+            return ["conference", "ticket_type", "label", "quantity", "created_by", "created_at"]
+        return ["conference", "ticket_type", "label", "quantity", "reason", "created_by"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["conference", "ticket_type", "created_by", "created_at"]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and can_override(request)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.quantity == 0:
+            return False
+        return super().has_change_permission(request, obj) and can_override(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            block = block_seats(
+                conference=data["conference"],
+                ticket_type=data["ticket_type"],
+                quantity=data["quantity"],
+                label=data["label"],
+                reason=data["reason"],
+                user=request.user,
+                force=data["force"],
+            )
+            obj.pk, obj.created_by, obj.created_at = block.pk, block.created_by, block.created_at
+            obj._state.adding = False
+            return
+        released = form.initial["quantity"] - data["quantity"]
+        obj.quantity = form.initial["quantity"]
+        obj.save(update_fields=["label", "updated_at"])
+        if released > 0:
+            try:
+                release_blocked_seats(
+                    block=obj, quantity=released, reason=data["reason"], user=request.user
+                )
+            except ValidationError as error:
+                self.message_user(
+                    request, f"No seats were released: {' '.join(error.messages)}", messages.ERROR
+                )
+
+
+@admin.register(CapacityChange)
+class CapacityChangeAdmin(admin.ModelAdmin):
+    """The override audit: read-only, for everyone."""
+
+    list_display = ["created_at", "conference", "summary", "reason", "user", "forced"]
+    list_filter = ["conference", "target_kind", "forced"]
+    search_fields = ["reason", "target_name", "user__username"]
+    list_select_related = ["conference", "user"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

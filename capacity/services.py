@@ -576,6 +576,19 @@ def override_capacity(*, target, total, reason, user, force=False):
     return target
 
 
+def block_refusal(availability, quantity, *, ticket_type=None) -> str | None:
+    """Why ``quantity`` seats (of ``ticket_type``, or venue-wide) cannot be blocked, or None."""
+    if ticket_type is None:
+        free = availability.remaining
+    else:
+        free = availability.ticket_type(ticket_type.pk).remaining
+    if free is None or quantity <= free:
+        return None
+    if free == 0:
+        return "No seats are free to block; release seats or raise the capacity, or force."
+    return f"Only {free} seats are free; block {free} or fewer, or force."
+
+
 def block_seats(
     *, conference, quantity, label, reason, user, ticket_type=None, force=False
 ) -> BlockedSeats:
@@ -600,21 +613,9 @@ def block_seats(
             if ticket_type is None:
                 raise ValidationError(f"That ticket type is not sold for {conference.name}.")
         availability = get_availability(conference)
-        if ticket_type is None:
-            free = availability.remaining
-        else:
-            free = availability.ticket_type(ticket_type.pk).remaining
-        too_many = free is not None and quantity > free
-        if too_many and not force:
-            if free == 0:
-                raise ValidationError(
-                    "No seats are free to block; release seats or raise the capacity, or force.",
-                    code="no_free_seats",
-                )
-            raise ValidationError(
-                f"Only {free} seats are free; block {free} or fewer, or force.",
-                code="too_few_free_seats",
-            )
+        refusal = block_refusal(availability, quantity, ticket_type=ticket_type)
+        if refusal and not force:
+            raise ValidationError(refusal, code="too_few_free_seats")
         pause_after_check()
         block = BlockedSeats.objects.create(
             conference=conference,
@@ -633,7 +634,7 @@ def block_seats(
             new=quantity,
             reason=reason,
             user=user,
-            forced=too_many,
+            forced=refusal is not None,
         )
     return block
 

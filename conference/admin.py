@@ -2,13 +2,13 @@
 
 from django.contrib import admin
 
-from capacity.admin import AvailabilityColumnsMixin
+from capacity.admin import AvailabilityColumnsMixin, CapacityOverrideAdminMixin
 
 from .models import Conference
 
 
 @admin.register(Conference)
-class ConferenceAdmin(AvailabilityColumnsMixin, admin.ModelAdmin):
+class ConferenceAdmin(CapacityOverrideAdminMixin, AvailabilityColumnsMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "slug",

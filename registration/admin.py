@@ -7,7 +7,7 @@ Order statuses change only through the actions below, which call
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from capacity.admin import AvailabilityColumnsMixin
+from capacity.admin import AvailabilityColumnsMixin, CapacityOverrideAdminMixin
 
 from . import services
 from .models import AddOn, Order, OrderLineItem, TicketType
@@ -28,7 +28,9 @@ class KeepSoldItemsMixin:
 
 
 @admin.register(TicketType)
-class TicketTypeAdmin(KeepSoldItemsMixin, AvailabilityColumnsMixin, admin.ModelAdmin):
+class TicketTypeAdmin(
+    KeepSoldItemsMixin, CapacityOverrideAdminMixin, AvailabilityColumnsMixin, admin.ModelAdmin
+):
     list_display = [
         "name",
         "conference",
@@ -50,7 +52,9 @@ class TicketTypeAdmin(KeepSoldItemsMixin, AvailabilityColumnsMixin, admin.ModelA
 
 
 @admin.register(AddOn)
-class AddOnAdmin(KeepSoldItemsMixin, AvailabilityColumnsMixin, admin.ModelAdmin):
+class AddOnAdmin(
+    KeepSoldItemsMixin, CapacityOverrideAdminMixin, AvailabilityColumnsMixin, admin.ModelAdmin
+):
     list_display = [
         "name",
         "conference",

@@ -15,7 +15,14 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 
-from capacity.services import get_availability, locked_conference, pause_after_check
+from capacity.models import CapacityChange
+from capacity.services import (
+    clean_reason,
+    get_availability,
+    locked_conference,
+    pause_after_check,
+    record_capacity_change,
+)
 
 from .emails import confirm_payment_on_commit
 from .models import AddOn, Order, OrderLineItem, TicketType
@@ -306,3 +313,83 @@ def expire_holds(now=None) -> int:
     return Order.objects.filter(status=Order.Status.PENDING, hold_expires_at__lte=now).update(
         status=Order.Status.EXPIRED, updated_at=now
     )
+
+
+# Most comp tickets (or add-ons) of one kind in a single comp order.
+COMP_MAX_PER_LINE = 100
+
+
+def _overflow(availability) -> int:
+    """Seats (and add-on units) taken beyond their caps, summed over the venue and items."""
+    items = [*availability.ticket_types, *availability.addons]
+    return availability.over_capacity + sum(
+        max(0, item.taken - item.capacity) for item in items if item.capacity
+    )
+
+
+def issue_comp_order(*, conference, email, name, tickets, reason, user, addons=None) -> Order:
+    """Issue a free comp order, PAID at once, that may exceed any cap on purpose.
+
+    ``tickets`` / ``addons`` map a TicketType/AddOn (or its pk) to a quantity from 1
+    to COMP_MAX_PER_LINE; they must belong to ``conference`` (sale windows and
+    caps do not apply). Runs under the conference lock and records a
+    CapacityChange (``comp``) with ``reason``, ``forced`` when the order took seats
+    beyond a cap. Raises ValidationError, writing nothing, on bad input.
+    """
+    email, name = _clean_buyer(email, name)
+    reason = clean_reason(reason)
+    with locked_conference(conference) as conference:
+        lines = _resolve(TicketType, conference, tickets, "ticket type") + _resolve(
+            AddOn, conference, addons, "add-on"
+        )
+        if not any(line.kind == OrderLineItem.Kind.TICKET for line in lines):
+            raise ValidationError("A comp order needs at least one ticket.")
+        problems = [
+            f"Choose 1 to {COMP_MAX_PER_LINE} of {line.item.name}."
+            for line in lines
+            if not 1 <= line.quantity <= COMP_MAX_PER_LINE
+        ]
+        if problems:
+            raise ValidationError(problems)
+        now = timezone.now()
+        before = get_availability(conference, now=now)
+        order = Order.objects.create(
+            conference=conference,
+            email=email,
+            name=name,
+            status=Order.Status.PAID,
+            paid_at=now,
+            total=Decimal("0"),
+            payment_provider="comp",
+            is_comp=True,
+        )
+        OrderLineItem.objects.bulk_create(
+            [
+                OrderLineItem(
+                    order=order,
+                    kind=line.kind,
+                    ticket_type=line.item if line.kind == OrderLineItem.Kind.TICKET else None,
+                    addon=line.item if line.kind == OrderLineItem.Kind.ADDON else None,
+                    description=line.item.name,
+                    quantity=line.quantity,
+                    unit_price=Decimal("0"),
+                    line_total=Decimal("0"),
+                )
+                for line in lines
+            ]
+        )
+        after = get_availability(conference)
+        contents = ", ".join(f"{line.quantity} × {line.item.name}" for line in lines)
+        record_capacity_change(
+            conference=conference,
+            target_kind=CapacityChange.Target.COMP,
+            target_id=order.pk,
+            target_name=f"{order.reference} for {name} ({contents})",
+            field="seats_taken",
+            old=before.taken,
+            new=after.taken,
+            reason=reason,
+            user=user,
+            forced=_overflow(after) > _overflow(before),
+        )
+        return order

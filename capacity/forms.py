@@ -1,0 +1,316 @@
+"""Forms for capacity overrides, in the Django admin and on the dashboard.
+
+The forms validate what a person typed and show what is taken now; the change
+itself is always made by a service in ``capacity.services`` (or comp issuance in
+``registration.services``), whose refusal becomes a form error.
+"""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from registration.models import AddOn, TicketType
+
+from .models import BlockedSeats
+from .services import (
+    MAX_CAPACITY,
+    block_refusal,
+    capacity_field_of,
+    capacity_state,
+    get_availability,
+    lock_conference,
+)
+from .services import (
+    clean_reason as require_reason,
+)
+
+REASON_HELP = "Required for a change; it goes on the record with your name."
+FORCE_LABEL = "Force: allow going below what is already taken"
+
+
+def reason_field(**kwargs):
+    return forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=1000,
+        help_text=REASON_HELP,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        **kwargs,
+    )
+
+
+class ServiceFormMixin:
+    """``run(action)`` calls a service; its ValidationError becomes a form error."""
+
+    def run(self, action, field=None):
+        try:
+            return action()
+        except ValidationError as error:
+            self.add_error(field, error)
+            return None
+
+
+def _state_under_lock(target):
+    """What is taken now for ``target``, read under the conference lock when in a transaction.
+
+    The admin saves a form in one transaction (``changeform_view`` is atomic), so
+    locking while validating keeps the checked numbers true until the save.
+    """
+    if connection.in_atomic_block:
+        lock_conference(target.pk if hasattr(target, "total_capacity") else target.conference_id)
+    fresh = type(target).objects.get(pk=target.pk)
+    return fresh, capacity_state(fresh)
+
+
+def describe_taken(state) -> str:
+    return (
+        f"{state.taken} taken now ({state.sold} sold, {state.held} held"
+        + (f", {state.blocked} blocked" if state.blocked else "")
+        + ")."
+    )
+
+
+# --- the Django admin ------------------------------------------------------------
+
+
+class CapacityOverrideAdminForm(forms.ModelForm):
+    """Admin change form of a Conference, TicketType or AddOn whose capacity may change.
+
+    The capacity asks for a reason only when it changes, refuses going below what
+    is taken unless forced, and is saved by ``override_capacity`` (see
+    ``capacity.admin.CapacityOverrideAdminMixin``).
+    """
+
+    capacity_reason = reason_field()
+    capacity_force = forms.BooleanField(label=FORCE_LABEL, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.capacity_field
+        if self.instance.pk and field in self.fields:
+            state = capacity_state(self.instance)
+            self.fields[field].help_text = (
+                f"{self.fields[field].help_text} {describe_taken(state)} "
+                "Changing it asks for a reason and goes on the record."
+            ).strip()
+
+    @property
+    def capacity_field(self):
+        return capacity_field_of(self.instance)
+
+    @property
+    def capacity_changed(self):
+        return bool(
+            self.instance.pk
+            and self.capacity_field in self.fields
+            and self.capacity_field in self.changed_data
+        )
+
+    def clean(self):
+        cleaned_data = super().clean()
+        field = self.capacity_field
+        if not self.capacity_changed or self.has_error(field):
+            return cleaned_data
+        total = cleaned_data.get(field)
+        if total is not None and total > MAX_CAPACITY:
+            self.add_error(field, f"Capacity cannot be more than {MAX_CAPACITY:,}.")
+            return cleaned_data
+        try:
+            cleaned_data["capacity_reason"] = require_reason(cleaned_data.get("capacity_reason"))
+        except ValidationError as error:
+            self.add_error("capacity_reason", error)
+        current, state = _state_under_lock(self.instance)
+        if total == getattr(current, field):
+            return cleaned_data
+        refusal = state.refusal(total, force=cleaned_data.get("capacity_force", False))
+        if refusal:
+            self.add_error(field, refusal)
+        return cleaned_data
+
+
+class BlockedSeatsAddForm(forms.ModelForm):
+    """Blocking seats from the admin: saved by ``block_seats``, with a reason."""
+
+    reason = reason_field()
+    force = forms.BooleanField(label="Force: block even if fewer seats are free", required=False)
+
+    class Meta:
+        model = BlockedSeats
+        fields = ["conference", "ticket_type", "label", "quantity"]
+
+    def clean_quantity(self):
+        quantity = self.cleaned_data["quantity"]
+        if not 1 <= quantity <= MAX_CAPACITY:
+            raise ValidationError(f"Block 1 to {MAX_CAPACITY:,} seats.")
+        return quantity
+
+    def clean_reason(self):
+        return require_reason(self.cleaned_data.get("reason"))
+
+    def clean(self):
+        cleaned_data = super().clean()
+        conference = cleaned_data.get("conference")
+        ticket_type = cleaned_data.get("ticket_type")
+        if conference and ticket_type and ticket_type.conference_id != conference.pk:
+            self.add_error("ticket_type", f"{ticket_type.name} is not sold for {conference.name}.")
+        quantity = cleaned_data.get("quantity")
+        if conference and quantity and not self.errors and not cleaned_data.get("force"):
+            if connection.in_atomic_block:
+                lock_conference(conference)
+            refusal = block_refusal(get_availability(conference), quantity, ticket_type=ticket_type)
+            if refusal:
+                self.add_error("quantity", refusal)
+        return cleaned_data
+
+
+class BlockedSeatsChangeForm(forms.ModelForm):
+    """Changing a block in the admin: the label freely, the quantity only downwards (a release)."""
+
+    reason = reason_field()
+
+    class Meta:
+        model = BlockedSeats
+        fields = ["label", "quantity"]
+        help_texts = {"quantity": "Lower it to release seats; add a new block to block more."}
+
+    def clean_quantity(self):
+        quantity = self.cleaned_data["quantity"]
+        if quantity > self.initial.get("quantity", 0):
+            raise ValidationError("Blocks only shrink; add a new block to block more seats.")
+        return quantity
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if "quantity" in self.changed_data and not self.has_error("quantity"):
+            try:
+                cleaned_data["reason"] = require_reason(cleaned_data.get("reason"))
+            except ValidationError as error:
+                self.add_error("reason", error)
+        return cleaned_data
+
+
+# --- the dashboard ---------------------------------------------------------------
+
+
+class AdjustCapacityForm(ServiceFormMixin, forms.Form):
+    """The "Adjust capacity" dialog of one widget row: venue, ticket type or add-on."""
+
+    total = forms.IntegerField(
+        label="New capacity",
+        min_value=0,
+        max_value=MAX_CAPACITY,
+        help_text="0 means unlimited.",
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    reason = reason_field()
+    force = forms.BooleanField(label=FORCE_LABEL, required=False)
+
+    def __init__(self, *args, target, state, **kwargs):
+        self.target = target
+        self.state = state
+        kwargs.setdefault("initial", {"total": state.capacity})
+        super().__init__(*args, **kwargs)
+        self.fields["total"].widget.attrs["min"] = 0
+
+    def clean(self):
+        cleaned_data = super().clean()
+        total = cleaned_data.get("total")
+        if total is None:
+            return cleaned_data
+        if total == self.state.capacity:
+            shown = "unlimited" if total == 0 else total
+            raise ValidationError(f"The capacity is already {shown}; nothing to change.")
+        try:
+            cleaned_data["reason"] = require_reason(cleaned_data.get("reason"))
+        except ValidationError as error:
+            self.add_error("reason", error)
+        return cleaned_data
+
+
+class BlockSeatsForm(ServiceFormMixin, forms.Form):
+    """Set seats aside on the dashboard, venue-wide or for one ticket type."""
+
+    quantity = forms.IntegerField(label="Seats", min_value=1, max_value=MAX_CAPACITY)
+    label = forms.CharField(max_length=120, help_text='Who they are for, e.g. "speakers".')
+    ticket_type = forms.ModelChoiceField(
+        queryset=TicketType.objects.none(), required=False, empty_label="Whole venue"
+    )
+    reason = reason_field()
+    force = forms.BooleanField(label="Force: block even if fewer seats are free", required=False)
+
+    def __init__(self, *args, conference, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.conference = conference
+        self.fields["ticket_type"].queryset = TicketType.objects.filter(conference=conference)
+
+    def clean_reason(self):
+        return require_reason(self.cleaned_data.get("reason"))
+
+
+class ReleaseSeatsForm(ServiceFormMixin, forms.Form):
+    """Give back some (or, left empty, all) seats of one block."""
+
+    quantity = forms.IntegerField(
+        label="Seats to release",
+        min_value=1,
+        max_value=MAX_CAPACITY,
+        required=False,
+        help_text="Leave empty to release all of them.",
+    )
+    reason = reason_field()
+
+    def clean_reason(self):
+        return require_reason(self.cleaned_data.get("reason"))
+
+
+class CompOrderForm(ServiceFormMixin, forms.Form):
+    """Issue a comp order: one number input per ticket type and add-on, plus a reason."""
+
+    COMP_MAX = 100
+
+    name = forms.CharField(label="Attendee name", max_length=200)
+    email = forms.EmailField(label="Attendee email")
+    reason = reason_field()
+
+    def __init__(self, *args, conference, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.conference = conference
+        self.ticket_types = list(TicketType.objects.filter(conference=conference))
+        self.addons = list(AddOn.objects.filter(conference=conference))
+        for prefix, items in (("ticket", self.ticket_types), ("addon", self.addons)):
+            for item in items:
+                self.fields[f"{prefix}-{item.slug}"] = forms.IntegerField(
+                    label=item.name,
+                    min_value=0,
+                    max_value=self.COMP_MAX,
+                    required=False,
+                    widget=forms.NumberInput(attrs={"min": 0, "max": self.COMP_MAX}),
+                )
+
+    def item_fields(self, prefix):
+        return [self[name] for name in self.fields if name.startswith(f"{prefix}-")]
+
+    def _wanted(self, prefix, items):
+        wanted = {}
+        for item in items:
+            quantity = self.cleaned_data.get(f"{prefix}-{item.slug}")
+            if quantity:
+                wanted[item] = quantity
+        return wanted
+
+    def clean_reason(self):
+        return require_reason(self.cleaned_data.get("reason"))
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if not self.errors and not self._wanted("ticket", self.ticket_types):
+            raise ValidationError("Choose at least one ticket for the comp order.")
+        return cleaned_data
+
+    @property
+    def tickets(self):
+        return self._wanted("ticket", self.ticket_types)
+
+    @property
+    def addons_wanted(self):
+        return self._wanted("addon", self.addons)
