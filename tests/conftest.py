@@ -3,6 +3,12 @@ import pytest
 from tests.factories import make_conference
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hashing a test user's password at full strength costs about a second each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def conference(db):
     return make_conference()
