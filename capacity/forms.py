@@ -287,8 +287,16 @@ class CompOrderForm(ServiceFormMixin, forms.Form):
                     widget=forms.NumberInput(attrs={"min": 0, "max": self.COMP_MAX}),
                 )
 
-    def item_fields(self, prefix):
+    def _bound_fields(self, prefix):
         return [self[name] for name in self.fields if name.startswith(f"{prefix}-")]
+
+    @property
+    def ticket_fields(self):
+        return self._bound_fields("ticket")
+
+    @property
+    def addon_fields(self):
+        return self._bound_fields("addon")
 
     def _wanted(self, prefix, items):
         wanted = {}

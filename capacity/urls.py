@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import override_views, views
 
 app_name = "capacity"
 
@@ -18,4 +18,35 @@ urlpatterns = [
         name="order-action",
     ),
     # Capacity overrides (issue 5) add their routes below.
+    path("<slug:slug>/capacity/", override_views.overrides, name="overrides"),
+    path(
+        "<slug:slug>/capacity/table/",
+        override_views.capacity_table,
+        name="override-capacity-table",
+    ),
+    path(
+        "<slug:slug>/capacity/adjust/venue/",
+        override_views.adjust_capacity,
+        {"kind": "venue"},
+        name="override-adjust-venue",
+    ),
+    path(
+        "<slug:slug>/capacity/adjust/<slug:kind>/<int:pk>/",
+        override_views.adjust_capacity,
+        name="override-adjust",
+    ),
+    path("<slug:slug>/capacity/blocks/", override_views.blocked_seats_list, name="override-blocks"),
+    path("<slug:slug>/capacity/blocks/new/", override_views.block, name="override-block"),
+    path(
+        "<slug:slug>/capacity/blocks/<int:pk>/release/",
+        override_views.release,
+        name="override-release",
+    ),
+    path("<slug:slug>/capacity/comp/", override_views.comp_order, name="override-comp"),
+    path("<slug:slug>/capacity/audit/", override_views.audit_list, name="override-audit"),
+    path(
+        "<slug:slug>/capacity/summary/",
+        override_views.dashboard_summary,
+        name="override-summary",
+    ),
 ]

@@ -1,0 +1,315 @@
+"""Capacity overrides on the dashboard: adjust a capacity, block and release seats,
+issue comp tickets, read the audit list.
+
+Every view is for the conference's organizers (and superusers) who also hold
+``capacity.override_capacity``; anyone else gets 403 (anonymous: the login page),
+checked here on the server whatever the page showed. Views are thin: forms
+validate, services change, the availability snapshot supplies every number.
+
+Each form is a dialog. An htmx request gets the dialog alone (errors re-render
+it; success replaces it with a confirmation and fires ``capacity-changed`` so the
+panels and the dashboard refresh at once); without htmx the same dialog is shown
+open on the overrides page and success redirects back there.
+"""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import trigger_client_event
+
+from registration.models import AddOn, TicketType
+from registration.services import issue_comp_order
+
+from .forms import (
+    AdjustCapacityForm,
+    BlockSeatsForm,
+    CompOrderForm,
+    ReleaseSeatsForm,
+    describe_taken,
+)
+from .models import BlockedSeats, CapacityChange
+from .services import (
+    block_seats,
+    capacity_state,
+    get_availability,
+    override_capacity,
+    release_blocked_seats,
+)
+from .views import OVERRIDE_PERMISSION, organizer_required
+
+TEMPLATE = "capacity/overrides.html"
+CHANGED_EVENT = "capacity-changed"
+AUDIT_PAGE_SIZE = 25
+RECENT_CHANGES = 5
+
+
+def override_required(view):
+    """An organizer of the conference (see ``organizer_required``) who may override capacity."""
+
+    @organizer_required
+    @wraps(view)
+    def wrapper(request, conference, *args, **kwargs):
+        if not request.user.has_perm(OVERRIDE_PERMISSION):
+            raise PermissionDenied("Only staff allowed to override capacity can do this.")
+        return view(request, conference, *args, **kwargs)
+
+    return wrapper
+
+
+# --- what the page shows ------------------------------------------------------------
+
+
+def _active_blocks(conference):
+    return (
+        BlockedSeats.objects.filter(conference=conference, quantity__gt=0)
+        .select_related("ticket_type", "created_by")
+        .order_by("created_at", "pk")
+    )
+
+
+def _changes(conference):
+    return CapacityChange.objects.filter(conference=conference).select_related("user")
+
+
+def _page_context(request, conference, **extra):
+    availability = get_availability(conference)
+    audit_page = Paginator(_changes(conference), AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    return {
+        "conference": conference,
+        "availability": availability,
+        "blocks": list(_active_blocks(conference)),
+        "audit_page": audit_page,
+        "changed_event": CHANGED_EVENT,
+        **extra,
+    }
+
+
+@require_GET
+@override_required
+def overrides(request, conference):
+    """The overrides page: capacities, blocked seats, comp tickets and the audit list."""
+    return render(request, TEMPLATE, _page_context(request, conference))
+
+
+@require_GET
+@override_required
+def capacity_table(request, conference):
+    context = {"conference": conference, "availability": get_availability(conference)}
+    return render(request, f"{TEMPLATE}#capacity-table", context)
+
+
+@require_GET
+@override_required
+def blocked_seats_list(request, conference):
+    context = {"conference": conference, "blocks": list(_active_blocks(conference))}
+    return render(request, f"{TEMPLATE}#blocked-seats", context)
+
+
+@require_GET
+@override_required
+def audit_list(request, conference):
+    """The audit list, newest first; the whole page without htmx."""
+    if not request.htmx:
+        return render(request, TEMPLATE, _page_context(request, conference))
+    audit_page = Paginator(_changes(conference), AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"conference": conference, "audit_page": audit_page}
+    response = render(request, f"{TEMPLATE}#audit-list", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_GET
+@override_required
+def dashboard_summary(request, conference):
+    """Blocked seats and the latest overrides, for the panel on the dashboard."""
+    context = {
+        "conference": conference,
+        "blocks": list(_active_blocks(conference)),
+        "recent_changes": list(_changes(conference)[:RECENT_CHANGES]),
+    }
+    return render(request, f"{TEMPLATE}#dashboard-summary", context)
+
+
+# --- dialogs ----------------------------------------------------------------------
+
+
+def _dialog(request, conference, dialog, context, *, status=200):
+    """The dialog alone for htmx; otherwise the overrides page with the dialog open."""
+    context = {"dialog": dialog, **context}
+    if request.htmx:
+        response = render(
+            request, f"{TEMPLATE}#{dialog}-dialog", {"conference": conference, **context}
+        )
+    else:
+        response = render(
+            request, TEMPLATE, _page_context(request, conference, **context), status=status
+        )
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _done(request, conference, message):
+    """Success: a confirmation in place of the dialog (htmx) or a redirect with a message."""
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect("capacity:overrides", slug=conference.slug)
+    response = render(
+        request,
+        f"{TEMPLATE}#done-dialog",
+        {"conference": conference, "message": message},
+    )
+    return trigger_client_event(response, CHANGED_EVENT)
+
+
+def _target(conference, kind, pk):
+    if kind == "venue" and pk is None:
+        return conference, "Venue capacity"
+    model = {"ticket": TicketType, "addon": AddOn}.get(kind)
+    if model is None or pk is None:
+        raise Http404("No such capacity.")
+    target = get_object_or_404(model, pk=pk, conference=conference)
+    target.conference = conference
+    noun = "Ticket type" if kind == "ticket" else "Add-on"
+    return target, f"{noun} {target.name}"
+
+
+def _shown(total):
+    return "unlimited" if total == 0 else str(total)
+
+
+@require_http_methods(["GET", "POST"])
+@override_required
+def adjust_capacity(request, conference, kind, pk=None):
+    """Change the venue capacity or a ticket type's / add-on's quantity, with a reason."""
+    target, title = _target(conference, kind, pk)
+    state = capacity_state(target)
+    data = request.POST if request.method == "POST" else None
+    form = AdjustCapacityForm(data, target=target, state=state)
+    if data is not None and form.is_valid():
+        old = state.capacity
+        done = form.run(
+            lambda: override_capacity(
+                target=target,
+                total=form.cleaned_data["total"],
+                reason=form.cleaned_data["reason"],
+                user=request.user,
+                force=form.cleaned_data["force"],
+            )
+        )
+        if done is not None:
+            new = form.cleaned_data["total"]
+            return _done(
+                request, conference, f"{title} changed from {_shown(old)} to {_shown(new)}."
+            )
+    context = {
+        "form": form,
+        "title": title,
+        "state": state,
+        "taken_text": describe_taken(state),
+        "action_url": request.path,
+    }
+    return _dialog(request, conference, "adjust", context, status=200 if data is None else 400)
+
+
+@require_http_methods(["GET", "POST"])
+@override_required
+def block(request, conference):
+    """Set seats aside, venue-wide or for one ticket type."""
+    data = request.POST if request.method == "POST" else None
+    form = BlockSeatsForm(data, conference=conference)
+    if data is not None and form.is_valid():
+        fields = form.cleaned_data
+        blocked = form.run(
+            lambda: block_seats(
+                conference=conference,
+                quantity=fields["quantity"],
+                label=fields["label"],
+                ticket_type=fields["ticket_type"],
+                reason=fields["reason"],
+                user=request.user,
+                force=fields["force"],
+            )
+        )
+        if blocked is not None:
+            where = f" of {blocked.ticket_type.name}" if blocked.ticket_type_id else ""
+            return _done(
+                request,
+                conference,
+                f"{blocked.quantity} seat{'s' if blocked.quantity != 1 else ''}{where} "
+                f"blocked for {blocked.label}.",
+            )
+    context = {
+        "form": form,
+        "availability": get_availability(conference),
+        "action_url": request.path,
+    }
+    return _dialog(request, conference, "block", context, status=200 if data is None else 400)
+
+
+@require_http_methods(["GET", "POST"])
+@override_required
+def release(request, conference, pk):
+    """Give back some or all seats of one block."""
+    blocked = get_object_or_404(BlockedSeats, pk=pk, conference=conference)
+    data = request.POST if request.method == "POST" else None
+    form = ReleaseSeatsForm(data)
+    if data is not None and form.is_valid():
+        before = blocked.quantity
+        released = form.run(
+            lambda: release_blocked_seats(
+                block=blocked,
+                quantity=form.cleaned_data["quantity"],
+                reason=form.cleaned_data["reason"],
+                user=request.user,
+            )
+        )
+        if released is not None:
+            count = before - released.quantity
+            return _done(
+                request,
+                conference,
+                f"{count} seat{'s' if count != 1 else ''} released from {blocked.label}; "
+                f"{released.quantity} still blocked.",
+            )
+    context = {"form": form, "block": blocked, "action_url": request.path}
+    return _dialog(request, conference, "release", context, status=200 if data is None else 400)
+
+
+@require_http_methods(["GET", "POST"])
+@override_required
+def comp_order(request, conference):
+    """Issue a free comp order that may exceed the cap, on the record."""
+    data = request.POST if request.method == "POST" else None
+    form = CompOrderForm(data, conference=conference)
+    if data is not None and form.is_valid():
+        before = get_availability(conference).over_capacity
+        order = form.run(
+            lambda: issue_comp_order(
+                conference=conference,
+                email=form.cleaned_data["email"],
+                name=form.cleaned_data["name"],
+                tickets=form.tickets,
+                addons=form.addons_wanted,
+                reason=form.cleaned_data["reason"],
+                user=request.user,
+            )
+        )
+        if order is not None:
+            over = get_availability(conference).over_capacity
+            message = f"Comp order {order.reference} issued to {order.name}."
+            if over > before:
+                message += f" The venue is now {over} seat{'s' if over != 1 else ''} over capacity."
+            return _done(request, conference, message)
+    context = {
+        "form": form,
+        "availability": get_availability(conference),
+        "action_url": reverse("capacity:override-comp", kwargs={"slug": conference.slug}),
+    }
+    return _dialog(request, conference, "comp", context, status=200 if data is None else 400)
