@@ -23,6 +23,7 @@ def send_order_confirmation(order_pk) -> int:
         "order": order,
         "conference": order.conference,
         "lines": list(order.lines.all()),
+        "currency": getattr(settings, "SEATKEEPER_CURRENCY_SYMBOL", "€"),
         "order_url": settings.SEATKEEPER_SITE_URL.rstrip("/") + order.get_absolute_url(),
     }
     subject = f"Your tickets for {order.conference.name} ({order.reference})"
