@@ -43,8 +43,8 @@ CHART_GRANULARITIES = ("hour", "day")
 CHART_HOURS = 24
 CHART_DAYS = 14
 # Geometry of the sales chart's SVG viewBox.
-CHART_WIDTH = 720
-CHART_HEIGHT = 180
+CHART_WIDTH = 480
+CHART_HEIGHT = 200
 CHART_LABEL_BAND = 22
 
 
@@ -238,6 +238,11 @@ class ChartBar:
     def seats(self):
         return self.sold + self.held
 
+    @property
+    def label_x(self):
+        """The centre of the bar, kept far enough from the edges for a label to fit."""
+        return round(min(max(self.x + self.width / 2, 20), CHART_WIDTH - 20), 2)
+
 
 @dataclass(frozen=True)
 class SalesChart:
@@ -340,10 +345,38 @@ def with_ticket_count(queryset):
     )
 
 
-def latest_orders(conference, *, limit=LATEST_ORDERS) -> list[Order]:
+def short_age(delta) -> str:
+    """How long ago, in the largest whole unit: "just now", "12 min", "3 h", "5 d"."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
+@dataclass(frozen=True)
+class RecentOrder:
+    """An order in the "latest orders" widget, with its age at the snapshot's instant."""
+
+    order: Order
+    age: str
+    hold_lapsed: bool
+
+
+def latest_orders(conference, *, now, limit=LATEST_ORDERS) -> list[RecentOrder]:
     """The most recently placed orders, with their ticket counts, in one query."""
     orders = Order.objects.filter(conference=conference).order_by("-created_at", "-pk")
-    return list(with_ticket_count(orders)[:limit])
+    return [
+        RecentOrder(
+            order=order,
+            age=short_age(now - order.created_at),
+            hold_lapsed=order.status == Order.Status.PENDING and not order.hold_is_live(now),
+        )
+        for order in with_ticket_count(orders)[:limit]
+    ]
 
 
 def orders_for_table(conference, *, status="", search=""):
@@ -378,7 +411,7 @@ class Dashboard:
     stats: SalesStats
     projection: Projection
     chart: SalesChart
-    latest_orders: list[Order]
+    latest_orders: list[RecentOrder]
 
 
 def build_dashboard(conference, *, granularity="hour", now=None) -> Dashboard:
@@ -402,7 +435,7 @@ def build_dashboard(conference, *, granularity="hour", now=None) -> Dashboard:
         stats=stats,
         projection=project_sellout(conference, availability, stats, now=now, tz=tz),
         chart=sales_chart(conference, now=now, tz=tz, granularity=granularity),
-        latest_orders=latest_orders(conference),
+        latest_orders=latest_orders(conference, now=now),
     )
 
 

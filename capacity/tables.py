@@ -48,14 +48,23 @@ class OrderFilterForm(forms.Form):
 
 
 class OrderTable(tables.Table):
+    # Every sort ends on the primary key, so ties page deterministically.
     reference = tables.Column(verbose_name="Reference")
-    created_at = tables.DateTimeColumn(verbose_name="Placed", format="d M Y H:i")
-    name = tables.Column(verbose_name="Buyer")
-    email = tables.EmailColumn(verbose_name="Email")
-    tickets = tables.Column(verbose_name="Tickets", attrs={"td": {"class": "num"}})
-    total = tables.Column(verbose_name="Total", attrs={"td": {"class": "num"}})
-    status = tables.Column(verbose_name="Status")
-    paid_at = tables.DateTimeColumn(verbose_name="Paid", format="d M Y H:i")
+    created_at = tables.DateTimeColumn(
+        verbose_name="Placed", format="j M Y H:i", order_by=("created_at", "pk")
+    )
+    name = tables.Column(verbose_name="Buyer", order_by=("name", "pk"))
+    email = tables.EmailColumn(verbose_name="Email", order_by=("email", "pk"))
+    tickets = tables.Column(
+        verbose_name="Tickets", attrs={"td": {"class": "num"}}, order_by=("tickets", "pk")
+    )
+    total = tables.Column(
+        verbose_name="Total", attrs={"td": {"class": "num"}}, order_by=("total", "pk")
+    )
+    status = tables.Column(verbose_name="Status", order_by=("status", "pk"))
+    paid_at = tables.DateTimeColumn(
+        verbose_name="Paid", format="j M Y H:i", order_by=("paid_at", "pk")
+    )
 
     class Meta:
         model = Order
