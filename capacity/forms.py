@@ -88,9 +88,8 @@ class CapacityOverrideAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         field = self.capacity_field
         if self.instance.pk and field in self.fields:
-            state = capacity_state(self.instance)
             self.fields[field].help_text = (
-                f"{self.fields[field].help_text} {describe_taken(state)} "
+                f"{self.fields[field].help_text} "
                 "Changing it asks for a reason and goes on the record."
             ).strip()
 
