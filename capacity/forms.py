@@ -199,7 +199,7 @@ class AdjustCapacityForm(ServiceFormMixin, forms.Form):
         min_value=0,
         max_value=MAX_CAPACITY,
         help_text="0 means unlimited.",
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "autofocus": True}),
     )
     reason = reason_field()
     force = forms.BooleanField(label=FORCE_LABEL, required=False)
@@ -229,7 +229,12 @@ class AdjustCapacityForm(ServiceFormMixin, forms.Form):
 class BlockSeatsForm(ServiceFormMixin, forms.Form):
     """Set seats aside on the dashboard, venue-wide or for one ticket type."""
 
-    quantity = forms.IntegerField(label="Seats", min_value=1, max_value=MAX_CAPACITY)
+    quantity = forms.IntegerField(
+        label="Seats",
+        min_value=1,
+        max_value=MAX_CAPACITY,
+        widget=forms.NumberInput(attrs={"autofocus": True}),
+    )
     label = forms.CharField(max_length=120, help_text='Who they are for, e.g. "speakers".')
     ticket_type = forms.ModelChoiceField(
         queryset=TicketType.objects.none(), required=False, empty_label="Whole venue"
@@ -255,6 +260,7 @@ class ReleaseSeatsForm(ServiceFormMixin, forms.Form):
         max_value=MAX_CAPACITY,
         required=False,
         help_text="Leave empty to release all of them.",
+        widget=forms.NumberInput(attrs={"autofocus": True}),
     )
     reason = reason_field()
 
@@ -267,7 +273,9 @@ class CompOrderForm(ServiceFormMixin, forms.Form):
 
     COMP_MAX = 100
 
-    name = forms.CharField(label="Attendee name", max_length=200)
+    name = forms.CharField(
+        label="Attendee name", max_length=200, widget=forms.TextInput(attrs={"autofocus": True})
+    )
     email = forms.EmailField(label="Attendee email")
     reason = reason_field()
 

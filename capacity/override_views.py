@@ -14,6 +14,7 @@ open on the overrides page and success redirects back there.
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -86,7 +87,7 @@ def _page_context(request, conference, **extra):
         "availability": availability,
         "blocks": list(_active_blocks(conference)),
         "audit_page": audit_page,
-        "changed_event": CHANGED_EVENT,
+        "poll_seconds": settings.SEATKEEPER_DASHBOARD_POLL_SECONDS,
         **extra,
     }
 
@@ -101,7 +102,11 @@ def overrides(request, conference):
 @require_GET
 @override_required
 def capacity_table(request, conference):
-    context = {"conference": conference, "availability": get_availability(conference)}
+    context = {
+        "conference": conference,
+        "availability": get_availability(conference),
+        "poll_seconds": settings.SEATKEEPER_DASHBOARD_POLL_SECONDS,
+    }
     return render(request, f"{TEMPLATE}#capacity-table", context)
 
 
