@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -41,6 +42,14 @@ from .tables import OrderFilterForm, OrderTable
 OVERRIDE_PERMISSION = "capacity.override_capacity"
 
 
+def _with_viewer_is_organizer(user):
+    """Conferences annotated with whether ``user`` organizes them: access in the same query."""
+    organizes = Conference.organizers.through.objects.filter(
+        conference=OuterRef("pk"), user=user.pk
+    )
+    return Conference.objects.annotate(viewer_is_organizer=Exists(organizes))
+
+
 def organizer_required(view):
     """Resolve ``slug`` to a Conference the user organizes, or refuse.
 
@@ -56,8 +65,8 @@ def organizer_required(view):
                 next_url = request.htmx.current_url_abs_path or request.get_full_path()
                 return HttpResponseClientRedirect(redirect_to_login(next_url).url)
             return redirect_to_login(request.get_full_path())
-        conference = get_object_or_404(Conference, slug=slug)
-        if not conference.is_organized_by(request.user):
+        conference = get_object_or_404(_with_viewer_is_organizer(request.user), slug=slug)
+        if not (request.user.is_superuser or conference.viewer_is_organizer):
             raise PermissionDenied("Only this conference's organizers can see its dashboard.")
         with timezone.override(conference_tz(conference)):
             response = view(request, conference, *args, **kwargs)
@@ -90,10 +99,14 @@ def _can_override(request):
 
 
 def _dashboard_etag(request, conference, granularity):
-    """The ETag of a poll answer: the data's version plus what varies per viewer."""
+    """The ETag of a poll answer: the data's version, the viewer and the chart period.
+
+    A change of the viewer's permissions is not part of it (that would cost
+    queries on every poll); the version's minute component brings it in within
+    a minute.
+    """
     version = dashboard_version(conference)
-    viewer = f"{request.user.pk}-{int(_can_override(request))}"
-    return quote_etag(f"{version}-{viewer}-{granularity}")
+    return quote_etag(f"{version}-{request.user.pk}-{granularity}")
 
 
 def _dashboard_context(request, conference, granularity, *, oob):
