@@ -33,6 +33,20 @@ run: install
 test: install chromium
 	$(PY) -m pytest
 
+# Production mode (DEBUG off, whitenoise, gunicorn) on loopback against PostgreSQL.
+# TLS is the load balancer's job, so no HTTPS redirect here. Set SECRET_KEY to keep
+# sessions across restarts; REDIS_URL to share the cache. See docs/deploy.md.
+SERVE_PORT ?= 8080
+SERVE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/seatkeeper
+SERVE_ENV = SEATKEEPER_PRODUCTION=1 DATABASE_URL=$(SERVE_DATABASE_URL) \
+	ALLOWED_HOSTS=127.0.0.1,localhost SECURE_SSL_REDIRECT=0 CONN_MAX_AGE=60 \
+	SECRET_KEY="$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')}"
+serve: install
+	$(PY) bench/common.py create-database "$(SERVE_DATABASE_URL)"
+	$(SERVE_ENV) $(PY) manage.py collectstatic --noinput -v 0
+	$(SERVE_ENV) $(PY) manage.py migrate --noinput
+	$(SERVE_ENV) GUNICORN_BIND=127.0.0.1:$(SERVE_PORT) $(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

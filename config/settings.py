@@ -97,6 +97,9 @@ DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
+        # With persistent connections, test each one before a request reuses it,
+        # so a restarted database costs one retry, not a burst of 500s.
+        conn_health_checks=True,
     )
 }
 # Lets several test runs share one machine without sharing a test database.
@@ -156,6 +159,8 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # The load balancer probes app servers over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
@@ -184,7 +189,9 @@ SEATKEEPER_DASHBOARD_POLL_SECONDS = int(os.environ.get("SEATKEEPER_DASHBOARD_POL
 # Attendee page poll interval, in seconds.
 SEATKEEPER_PUBLIC_POLL_SECONDS = int(os.environ.get("SEATKEEPER_PUBLIC_POLL_SECONDS", "5"))
 # Seconds the public availability answer may be cached.
-SEATKEEPER_AVAILABILITY_CACHE_SECONDS = 2
+SEATKEEPER_AVAILABILITY_CACHE_SECONDS = int(
+    os.environ.get("SEATKEEPER_AVAILABILITY_CACHE_SECONDS", "2")
+)
 # Payment providers the order page offers, in order (see registration/payments.py).
 SEATKEEPER_PAYMENT_PROVIDERS = env_list("SEATKEEPER_PAYMENT_PROVIDERS", "demo,manual")
 # Where attendees reach the site; links in emails start with it.
