@@ -1,0 +1,196 @@
+"""Seat check latency at 1k, 10k and 100k orders: counters + live holds vs the naive aggregate.
+
+    .venv/bin/python bench/seat_check.py [--sizes 1000,10000,100000] [--repeat 200]
+
+Creates ``seatkeeper_bench_seatcheck`` on the local PostgreSQL, grows one
+conference to each size (bulk INSERT … SELECT generate_series, with the counter
+triggers on), checks that the counters equal a recount of the lines and that
+the fast and naive answers agree, then times on the same data in the same run:
+
+- ``count_seats``: the per-item counts the seat check under the lock reads
+  (counters + live holds) against the naive grouped aggregate over every line;
+- ``get_global_sold_count``: the venue count, fast against naive;
+- the whole check as ``place_order`` runs it: lock the conference, build the
+  availability snapshot (ticket types, add-ons, counts, blocked seats).
+
+Prints a Markdown table (median and p99 in milliseconds, and the ratio of the
+medians) and drops the database.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+LIVE_HOLDS = 50  # pending orders with an unexpired hold: a few dozen in a real sale
+LAPSED_HOLDS = 200  # pending orders past their hold that housekeeping has not expired yet
+
+
+def timed(function, repeat):
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--repeat", type=int, default=200, help="timings per fast measurement")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    options = parser.parse_args()
+    sizes = [int(size) for size in options.sizes.split(",")]
+
+    print(f"Machine: {common.machine()}")
+    with common.bench_database("seatcheck", keep=options.keep) as url:
+        common.setup_django(url)
+        run(sizes, options.repeat)
+
+
+def run(sizes, repeat):
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from capacity.services import get_availability, get_global_sold_count, lock_conference
+    from conference.models import Conference
+    from registration.counters import (
+        find_counter_drift,
+        naive_seat_totals,
+        naive_venue_seats_taken,
+        seat_totals,
+        seat_totals_query,
+        venue_seats_taken,
+    )
+    from registration.models import AddOn, Order, TicketType
+
+    conference = Conference.objects.create(
+        name="Bench Conf",
+        slug="bench",
+        start_date="2030-01-01",
+        end_date="2030-01-02",
+        total_capacity=0,
+    )
+    ticket_types = [
+        TicketType.objects.create(conference=conference, name=name, slug=name, price=100)
+        for name in ("early", "regular", "student")
+    ]
+    addon = AddOn.objects.create(conference=conference, name="Dinner", slug="dinner", price=50)
+    common.bulk_orders(
+        conference,
+        ticket_types,
+        addon,
+        count=LIVE_HOLDS,
+        start=10_000_000,
+        status_sql="'pending'",
+        hold_sql="now() + interval '30 minutes'",
+    )
+    common.bulk_orders(
+        conference,
+        ticket_types,
+        addon,
+        count=LAPSED_HOLDS,
+        start=20_000_000,
+        status_sql="'pending'",
+        hold_sql="now() - interval '5 minutes'",
+    )
+
+    rows = []
+    loaded = 0
+    for size in sizes:
+        started = time.perf_counter()
+        common.bulk_orders(conference, ticket_types, addon, count=size - loaded, start=loaded)
+        load_seconds = time.perf_counter() - started
+        loaded = size
+        orders = Order.objects.filter(conference=conference).count()
+
+        drift = find_counter_drift(conference)
+        assert not drift, f"counters drift after the bulk load: {drift}"
+        now = timezone.now()
+        assert seat_totals(conference, now) == naive_seat_totals(conference, now)
+        assert venue_seats_taken(conference, now) == naive_venue_seats_taken(conference, now)
+        with connection.cursor() as cursor:
+            sql, params = seat_totals_query(conference, now)
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "order_live_hold_idx" in plan, plan
+        lines_scanned = "Seq Scan on registration_orderlineitem" in plan
+
+        naive_repeat = max(20, min(repeat, int(2_000_000 / size)))
+
+        def full_check():
+            with transaction.atomic():
+                get_availability(lock_conference(conference))
+
+        pairs = [
+            (
+                "count_seats",
+                lambda: seat_totals(conference, timezone.now()),
+                lambda: naive_seat_totals(conference, timezone.now()),
+            ),
+            (
+                "get_global_sold_count",
+                lambda: get_global_sold_count(conference),
+                lambda: naive_venue_seats_taken(conference, timezone.now()),
+            ),
+        ]
+        for name, fast, naive in pairs:
+            fast(), naive()  # warm caches and plans
+            fast_samples = timed(fast, repeat)
+            naive_samples = timed(naive, naive_repeat)
+            rows.append(
+                [
+                    f"{size:,}",
+                    f"{orders:,}",
+                    name,
+                    common.ms(common.median(fast_samples)),
+                    common.ms(common.percentile(fast_samples, 0.99)),
+                    common.ms(common.median(naive_samples)),
+                    common.ms(common.percentile(naive_samples, 0.99)),
+                    f"{common.median(naive_samples) / common.median(fast_samples):.0f}×",
+                ]
+            )
+        full_check()
+        check_samples = timed(full_check, repeat)
+        rows.append(
+            [
+                f"{size:,}",
+                f"{orders:,}",
+                "lock + snapshot (place_order's check)",
+                common.ms(common.median(check_samples)),
+                common.ms(common.percentile(check_samples, 0.99)),
+                "",
+                "",
+                "",
+            ]
+        )
+        print(
+            f"loaded {size:,} orders in {load_seconds:.1f} s; counters match the lines; "
+            f"plan uses order_live_hold_idx; lines seq-scanned: {lines_scanned}",
+            flush=True,
+        )
+
+    print()
+    print(f"Live holds: {LIVE_HOLDS}; lapsed, unexpired pending orders: {LAPSED_HOLDS}.")
+    common.print_table(
+        [
+            "orders",
+            "in table",
+            "measure",
+            "fast median ms",
+            "fast p99 ms",
+            "naive median ms",
+            "naive p99 ms",
+            "ratio",
+        ],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
