@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.http import JsonResponse
 from django.utils.cache import patch_cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from conference.models import Conference
 from registration.models import AddOn, Order, OrderLineItem, TicketType
@@ -114,7 +114,7 @@ def _listed(item):
     return item.sale_state != "inactive"
 
 
-@require_GET
+@require_safe
 def conference_availability(request, slug):
     """``GET /api/conferences/<slug>/availability``: the availability snapshot as JSON."""
 

@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.clickjacking import xframe_options_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from capacity.api import cached_for_conference, public_cache_control
@@ -42,7 +42,7 @@ def _poll_seconds():
 # --- the ticket page ----------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def conference_list(request):
     """The conferences still to come, each linking to its ticket page."""
     conferences = Conference.objects.filter(end_date__gte=timezone.localdate())
@@ -79,13 +79,13 @@ def _render_ticket_page(request, conference, availability, offers, form, status=
     return render(request, TICKET_PAGE, context, status=status)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def conference_page(request, slug):
     """The ticket page; its order form posts back here and places the order."""
     conference = get_object_or_404(Conference, slug=slug)
     availability = get_availability(conference)
     offers = offers_for(availability)
-    if request.method == "GET":
+    if request.method != "POST":
         form = OrderForm(offers=offers, conference=conference)
         return _render_ticket_page(request, conference, availability, offers, form)
 
@@ -123,7 +123,7 @@ def _live_state(slug):
     return cached_for_conference("ticket-page", slug, compute)
 
 
-@require_GET
+@require_safe
 def live_availability(request, slug):
     """What the ticket page polls: 204 when nothing changed since ``?version=``,
     otherwise out-of-band swaps of the banner, the badges and the inputs (inputs
@@ -143,7 +143,7 @@ def live_availability(request, slug):
 
 @xframe_options_exempt
 @vary_on_headers("HX-Request")
-@require_GET
+@require_safe
 def embed_banner(request, slug):
     """The venue banner alone, for a conference's own website (in an iframe, or fetched)."""
 
@@ -212,7 +212,7 @@ def _order_context(order, *, errors=()):
     }
 
 
-@require_GET
+@require_safe
 def order_page(request, slug, reference, secret):
     """The attendee's order: what was ordered, how long the seats are held, the pay step."""
     order = _order_or_404(slug, reference, secret)
