@@ -125,14 +125,14 @@ def _live_state(slug):
 
 @require_safe
 def live_availability(request, slug):
-    """What the ticket page polls: 204 when nothing changed since ``?version=``,
-    otherwise out-of-band swaps of the banner, the badges and the inputs (inputs
-    still open keep what was typed in them)."""
+    """What the ticket page polls: out-of-band swaps of the banner, the badges and
+    the inputs (inputs still open keep what was typed in them), or, to htmx, a 204
+    when nothing changed since ``?version=``."""
     state = _live_state(slug)
     if state is None:
         raise Http404("No such conference.")
     version, html = state
-    if request.GET.get("version") == version:
+    if request.htmx and request.GET.get("version") == version:
         return public_cache_control(HttpResponse(status=204))
     poller = render_to_string(
         f"{TICKET_PAGE}#poller",

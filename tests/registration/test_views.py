@@ -269,9 +269,19 @@ def _version(html):
 
 def test_poll_answers_204_while_nothing_changed(client, shop):
     html = client.get(f"/{shop['conference'].slug}/").content.decode()
-    response = client.get(f"/{shop['conference'].slug}/live/?version={_version(html)}")
+    url = f"/{shop['conference'].slug}/live/?version={_version(html)}"
+    response = client.get(url, HTTP_HX_REQUEST="true")
     assert response.status_code == 204
     assert response.content == b""
+    # Outside htmx the fragment is always whole.
+    assert 'id="venue-banner"' in client.get(url).content.decode()
+
+
+def test_public_pages_answer_head(client, shop):
+    slug = shop["conference"].slug
+    for url in (f"/{slug}/", f"/{slug}/live/", f"/{slug}/embed/banner/"):
+        assert client.head(url).status_code == 200
+    assert client.head(f"/api/conferences/{slug}/availability").status_code == 200
 
 
 def test_poll_swaps_banner_and_badges_when_seats_run_out(client, shop):
