@@ -16,15 +16,16 @@ from datetime import UTC, datetime, time, timedelta
 from django.db.models import (
     Count,
     DateTimeField,
-    IntegerField,
     Max,
     Min,
     OuterRef,
     Q,
     Subquery,
     Sum,
+    TextField,
+    Value,
 )
-from django.db.models.functions import Length, TruncDate, TruncHour
+from django.db.models.functions import Cast, Coalesce, Concat, Length, TruncDate, TruncHour
 from django.utils import timezone
 
 from conference.models import Conference
@@ -339,10 +340,20 @@ def sales_chart(conference, *, now, tz, granularity="hour") -> SalesChart:
 
 
 def with_ticket_count(queryset):
-    """Annotate orders with ``tickets``: the number of ticket (seat) lines' units."""
-    return queryset.annotate(
-        tickets=Sum("lines__quantity", filter=Q(lines__kind=OrderLineItem.Kind.TICKET), default=0)
+    """Annotate orders with ``tickets``: the units of their ticket (seat) lines.
+
+    A correlated subquery rather than a join and GROUP BY, so the database sums
+    the lines of the rows it returns (a page, the latest few) instead of
+    aggregating every order of the conference before the LIMIT.
+    """
+    tickets = (
+        OrderLineItem.objects.filter(order=OuterRef("pk"), kind=OrderLineItem.Kind.TICKET)
+        .order_by()
+        .values("order")
+        .annotate(units=Sum("quantity"))
+        .values("units")
     )
+    return queryset.annotate(tickets=Coalesce(Subquery(tickets), 0))
 
 
 def short_age(delta) -> str:
@@ -442,81 +453,79 @@ def build_dashboard(conference, *, granularity="hour", now=None) -> Dashboard:
 # --- the version --------------------------------------------------------------------
 
 
-def _aggregate(queryset, expression, output_field):
-    """A correlated subquery computing one aggregate of ``queryset`` per conference."""
+def _signature(queryset, *aggregates):
+    """One correlated subquery reading ``queryset``'s rows of the conference once.
+
+    The aggregates come back joined as text: several facts from a single pass
+    over the table.
+    """
+    parts = []
+    for aggregate in aggregates:
+        parts += [Cast(aggregate, TextField()), Value("|")]
     return Subquery(
         queryset.filter(conference=OuterRef("pk"))
         .order_by()
         .values("conference")
-        .annotate(value=expression)
-        .values("value")[:1],
-        output_field=output_field,
+        .annotate(signature=Concat(*parts, output_field=TextField()))
+        .values("signature")[:1],
+        output_field=TextField(),
     )
 
 
 def dashboard_version(conference, *, now=None) -> str:
     """A short string that changes whenever anything a dashboard widget shows may have changed.
 
-    One query. It covers the conference row, its orders (latest change and
-    count), its ticket types and add-ons (which have no timestamp: count,
-    quantities, active flags, name lengths and positions), its blocked seats,
-    and the moments at which numbers change without any write: the earliest
-    live hold's expiry and the next sale-window boundary. The current minute is
-    part of it too, so time-relative figures (last hour, ages, the projection)
-    refresh at least once a minute.
+    One query, reading each table once. It covers the conference row, its
+    orders (latest change and count), its ticket types and add-ons (which have
+    no timestamp: count, quantities, active flags, name lengths, positions),
+    its blocked seats, and the moments at which numbers change without any
+    write: the earliest live hold's expiry and the next sale-window boundary.
+    The current minute is part of it too, so time-relative figures (last hour,
+    ages, the projection) refresh at least once a minute.
     """
     now = now or timezone.now()
-    integer, moment = IntegerField(), DateTimeField()
-    orders = Order.objects.all()
-    ticket_types = TicketType.objects.all()
-    addons = AddOn.objects.all()
-    blocked = BlockedSeats.objects.all()
+    earliest_live_hold = (
+        Order.objects.filter(
+            conference=OuterRef("pk"), status=Order.Status.PENDING, hold_expires_at__gt=now
+        )
+        .order_by("hold_expires_at")
+        .values("hold_expires_at")[:1]
+    )
+
+    def item_facts(*extra):
+        return (
+            Count("pk"),
+            Sum("total_quantity"),
+            Count("pk", filter=Q(is_active=True)),
+            Sum(Length("name")),
+            Sum("position"),
+            *extra,
+        )
+
     row = (
         Conference.objects.filter(pk=conference.pk)
         .annotate(
-            orders_changed=_aggregate(orders, Max("updated_at"), moment),
-            orders_count=_aggregate(orders, Count("pk"), integer),
-            next_hold_expiry=_aggregate(
-                orders.filter(status=Order.Status.PENDING, hold_expires_at__gt=now),
-                Min("hold_expires_at"),
-                moment,
+            orders_facts=_signature(Order.objects.all(), Max("updated_at"), Count("pk")),
+            next_hold_expiry=Subquery(earliest_live_hold, output_field=DateTimeField()),
+            ticket_type_facts=_signature(
+                TicketType.objects.all(),
+                *item_facts(
+                    Min("available_from", filter=Q(available_from__gt=now)),
+                    Min("available_until", filter=Q(available_until__gt=now)),
+                ),
             ),
-            tt_count=_aggregate(ticket_types, Count("pk"), integer),
-            tt_quantity=_aggregate(ticket_types, Sum("total_quantity"), integer),
-            tt_active=_aggregate(ticket_types, Count("pk", filter=Q(is_active=True)), integer),
-            tt_names=_aggregate(ticket_types, Sum(Length("name")), integer),
-            tt_positions=_aggregate(ticket_types, Sum("position"), integer),
-            tt_next_opens=_aggregate(
-                ticket_types.filter(available_from__gt=now), Min("available_from"), moment
+            addon_facts=_signature(AddOn.objects.all(), *item_facts()),
+            blocked_facts=_signature(
+                BlockedSeats.objects.all(), Max("updated_at"), Count("pk"), Sum("quantity")
             ),
-            tt_next_closes=_aggregate(
-                ticket_types.filter(available_until__gt=now), Min("available_until"), moment
-            ),
-            addon_count=_aggregate(addons, Count("pk"), integer),
-            addon_quantity=_aggregate(addons, Sum("total_quantity"), integer),
-            addon_active=_aggregate(addons, Count("pk", filter=Q(is_active=True)), integer),
-            addon_names=_aggregate(addons, Sum(Length("name")), integer),
-            blocked_changed=_aggregate(blocked, Max("updated_at"), moment),
-            blocked_count=_aggregate(blocked, Count("pk"), integer),
         )
         .values_list(
             "updated_at",
-            "orders_changed",
-            "orders_count",
+            "orders_facts",
             "next_hold_expiry",
-            "tt_count",
-            "tt_quantity",
-            "tt_active",
-            "tt_names",
-            "tt_positions",
-            "tt_next_opens",
-            "tt_next_closes",
-            "addon_count",
-            "addon_quantity",
-            "addon_active",
-            "addon_names",
-            "blocked_changed",
-            "blocked_count",
+            "ticket_type_facts",
+            "addon_facts",
+            "blocked_facts",
         )
         .get()
     )
