@@ -3,9 +3,11 @@
     .venv/bin/python bench/seat_check.py [--sizes 1000,10000,100000] [--repeat 200]
 
 Creates ``seatkeeper_bench_seatcheck`` on the local PostgreSQL, grows one
-conference to each size (bulk INSERT … SELECT generate_series, with the counter
-triggers on), checks that the counters equal a recount of the lines and that
-the fast and naive answers agree, then times on the same data in the same run:
+conference to each size (bulk INSERT … SELECT generate_series; by default with
+the counter triggers off and the counters rebuilt afterwards, as for a one-off
+import — ``--load-with-triggers`` keeps them on), checks that the counters
+equal a recount of the lines and that the fast and naive answers agree, then
+times on the same data in the same run:
 
 - ``count_seats``: the per-item counts the seat check under the lock reads
   (counters + live holds) against the naive grouped aggregate over every line;
@@ -18,6 +20,7 @@ medians) and drops the database.
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -39,21 +42,36 @@ def timed(function, repeat):
     return samples
 
 
+def timed_pair(fast, naive, repeat, naive_repeat):
+    """Time both, interleaved, so a busy moment on the machine hits both alike."""
+    fast_samples, naive_samples = [], []
+    for n in range(repeat):
+        fast_samples += timed(fast, 1)
+        if n * naive_repeat // repeat != (n + 1) * naive_repeat // repeat:
+            naive_samples += timed(naive, 1)
+    return fast_samples, naive_samples
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--repeat", type=int, default=200, help="timings per fast measurement")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--load-with-triggers",
+        action="store_true",
+        help="bulk-load with the counter triggers on (slow: one trigger call per line)",
+    )
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(",")]
 
-    print(f"Machine: {common.machine()}")
+    print(f"Machine: {common.machine()}; load average {os.getloadavg()[0]:.2f}")
     with common.bench_database("seatcheck", keep=options.keep) as url:
         common.setup_django(url)
-        run(sizes, options.repeat)
+        run(sizes, options.repeat, options.load_with_triggers)
 
 
-def run(sizes, repeat):
+def run(sizes, repeat, load_with_triggers):
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -104,7 +122,14 @@ def run(sizes, repeat):
     loaded = 0
     for size in sizes:
         started = time.perf_counter()
-        common.bulk_orders(conference, ticket_types, addon, count=size - loaded, start=loaded)
+        common.bulk_orders(
+            conference,
+            ticket_types,
+            addon,
+            count=size - loaded,
+            start=loaded,
+            triggers=load_with_triggers,
+        )
         load_seconds = time.perf_counter() - started
         loaded = size
         orders = Order.objects.filter(conference=conference).count()
@@ -141,8 +166,7 @@ def run(sizes, repeat):
         ]
         for name, fast, naive in pairs:
             fast(), naive()  # warm caches and plans
-            fast_samples = timed(fast, repeat)
-            naive_samples = timed(naive, naive_repeat)
+            fast_samples, naive_samples = timed_pair(fast, naive, repeat, naive_repeat)
             rows.append(
                 [
                     f"{size:,}",
@@ -170,7 +194,9 @@ def run(sizes, repeat):
             ]
         )
         print(
-            f"loaded {size:,} orders in {load_seconds:.1f} s; counters match the lines; "
+            f"loaded {size:,} orders in {load_seconds:.1f} s "
+            f"(triggers {'on' if load_with_triggers else 'off, counters rebuilt'}); "
+            "counters match the lines; "
             f"plan uses order_live_hold_idx; lines seq-scanned: {lines_scanned}",
             flush=True,
         )
