@@ -22,7 +22,11 @@ def run_django(*args, env=None, code=None):
     environment = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("SEATKEEPER_", "DATABASE_URL", "REDIS_URL", "DEBUG"))
+        # The browser tests' conftest sets DJANGO_ALLOW_ASYNC_UNSAFE for the whole run;
+        # a production process must not inherit it.
+        if not key.startswith(
+            ("SEATKEEPER_", "DATABASE_URL", "REDIS_URL", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
+        )
     }
     environment.update(env or {})
     environment["DJANGO_SETTINGS_MODULE"] = "config.settings"
