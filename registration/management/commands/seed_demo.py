@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from capacity.services import get_availability
@@ -44,7 +45,9 @@ class Command(BaseCommand):
         if conference is None:
             with transaction.atomic():
                 conference = self.create_conference(user)
-            self.create_orders(conference, random.Random(seed))
+            # Demo buyers get no confirmation emails.
+            with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+                self.create_orders(conference, random.Random(seed))
         availability = get_availability(conference)
         self.stdout.write(
             self.style.SUCCESS(
