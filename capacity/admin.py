@@ -15,7 +15,7 @@ from .forms import (
     CapacityOverrideAdminForm,
     describe_taken,
 )
-from .models import BlockedSeats, CapacityChange
+from .models import BlockedSeats, CapacityChange, can_override
 from .services import (
     block_seats,
     capacity_state,
@@ -23,13 +23,6 @@ from .services import (
     override_capacity,
     release_blocked_seats,
 )
-
-OVERRIDE_PERMISSION = "capacity.override_capacity"
-
-
-def can_override(request):
-    return request.user.has_perm(OVERRIDE_PERMISSION)
-
 
 _changelist = threading.local()
 
@@ -90,7 +83,7 @@ class CapacityOverrideAdminMixin:
         return "total_capacity" if self.model._meta.model_name == "conference" else "total_quantity"
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is not None and can_override(request):
+        if obj is not None and can_override(request.user):
             kwargs.setdefault("form", CapacityOverrideAdminForm)
         return super().get_form(request, obj, change, **kwargs)
 
@@ -98,7 +91,7 @@ class CapacityOverrideAdminMixin:
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             fields.append("seats_taken_now")
-            if not can_override(request):
+            if not can_override(request.user):
                 fields.append(self.capacity_field)
         return fields
 
@@ -170,12 +163,12 @@ class BlockedSeatsAdmin(admin.ModelAdmin):
         return ["conference", "ticket_type", "created_by", "created_at"]
 
     def has_add_permission(self, request):
-        return super().has_add_permission(request) and can_override(request)
+        return super().has_add_permission(request) and can_override(request.user)
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.quantity == 0:
             return False
-        return super().has_change_permission(request, obj) and can_override(request)
+        return super().has_change_permission(request, obj) and can_override(request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False

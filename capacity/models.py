@@ -6,6 +6,14 @@ from django.utils import timezone
 
 from conference.models import Conference
 
+# Who may change capacities, block seats and issue comp tickets (see CapacityChange.Meta).
+OVERRIDE_PERMISSION = "capacity.override_capacity"
+
+
+def can_override(user) -> bool:
+    """Whether ``user`` may override capacity; every override view and admin checks this."""
+    return user.has_perm(OVERRIDE_PERMISSION)
+
 
 class BlockedSeats(models.Model):
     """Seats set aside (for speakers, sponsors…) that count as taken until released.

@@ -35,7 +35,7 @@ from .forms import (
     ReleaseSeatsForm,
     describe_taken,
 )
-from .models import BlockedSeats, CapacityChange
+from .models import BlockedSeats, CapacityChange, can_override
 from .services import (
     block_seats,
     capacity_state,
@@ -43,7 +43,7 @@ from .services import (
     override_capacity,
     release_blocked_seats,
 )
-from .views import OVERRIDE_PERMISSION, organizer_required
+from .views import organizer_required
 
 TEMPLATE = "capacity/overrides.html"
 CHANGED_EVENT = "capacity-changed"
@@ -57,7 +57,7 @@ def override_required(view):
     @organizer_required
     @wraps(view)
     def wrapper(request, conference, *args, **kwargs):
-        if not request.user.has_perm(OVERRIDE_PERMISSION):
+        if not can_override(request.user):
             raise PermissionDenied("Only staff allowed to override capacity can do this.")
         return view(request, conference, *args, **kwargs)
 

@@ -37,9 +37,8 @@ from .dashboard import (
     dashboard_version,
     orders_for_table,
 )
+from .models import can_override
 from .tables import OrderFilterForm, OrderTable
-
-OVERRIDE_PERMISSION = "capacity.override_capacity"
 
 
 def _with_viewer_is_organizer(user):
@@ -94,10 +93,6 @@ def _granularity(request):
     return chart if chart in CHART_GRANULARITIES else "hour"
 
 
-def _can_override(request):
-    return request.user.has_perm(OVERRIDE_PERMISSION)
-
-
 def _dashboard_etag(request, conference, granularity):
     """The ETag of a poll answer: the data's version, the viewer and the chart period.
 
@@ -114,7 +109,7 @@ def _dashboard_context(request, conference, granularity, *, oob):
         "conference": conference,
         "dash": build_dashboard(conference, granularity=granularity),
         "chart_granularity": granularity,
-        "can_override": _can_override(request),
+        "can_override": can_override(request.user),
         "oob": oob,
     }
 
