@@ -5,7 +5,8 @@ every request, so public answers (this API, the ticket page's live banners, the
 embeddable banner) are cached per conference for
 ``SEATKEEPER_AVAILABILITY_CACHE_SECONDS``. Any write to the rows a snapshot is
 made of starts a new cache generation, so an answer is never older than the
-cache time and is fresh right after a change made in this process.
+cache time and is fresh right after a change made by any process sharing the
+cache (see ``connect_cache_invalidation``).
 """
 
 import uuid
@@ -21,7 +22,7 @@ from django.views.decorators.http import require_safe
 from conference.models import Conference
 from registration.models import AddOn, Order, OrderLineItem, TicketType
 
-from .models import BlockedSeats
+from .models import BlockedSeats, CapacityChange
 from .services import get_availability
 
 GENERATION_KEY = "seatkeeper:availability:generation"
@@ -41,9 +42,19 @@ def forget_cached_availability(**kwargs):
     transaction.on_commit(_new_generation, robust=True)
 
 
-for _model in (Conference, TicketType, AddOn, Order, OrderLineItem, BlockedSeats):
-    post_save.connect(forget_cached_availability, sender=_model, dispatch_uid=f"avail-{_model}")
-    post_delete.connect(forget_cached_availability, sender=_model, dispatch_uid=f"avail-{_model}")
+def connect_cache_invalidation():
+    """Forget cached answers whenever a row a snapshot is made of is saved or deleted.
+
+    Called once from ``CapacityConfig.ready``, so every process (web, admin,
+    management commands) invalidates the shared cache, not only those that have
+    loaded the URLconf. Overrides write with ``QuerySet.update()``, which sends
+    no signal; the CapacityChange every override writes stands in for them.
+    """
+    models = (Conference, TicketType, AddOn, Order, OrderLineItem, BlockedSeats, CapacityChange)
+    for model in models:
+        uid = f"seatkeeper-availability-{model._meta.label_lower}"
+        post_save.connect(forget_cached_availability, sender=model, dispatch_uid=uid)
+        post_delete.connect(forget_cached_availability, sender=model, dispatch_uid=uid)
 
 
 def cache_seconds() -> int:

@@ -4,9 +4,10 @@ import pytest
 from django.core.cache import cache
 
 from capacity.models import BlockedSeats
+from capacity.services import block_seats, override_capacity, release_blocked_seats
 from registration import services
 from registration.models import Order
-from tests.factories import make_addon, make_conference, make_order, make_ticket_type
+from tests.factories import make_addon, make_conference, make_order, make_ticket_type, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -184,3 +185,25 @@ def test_a_new_order_is_seen_at_once_despite_the_cache(client, settings):
     services.mark_paid(order)
     data = availability(client, conference.slug)
     assert (data["sold"], data["held"], data["remaining"]) == (2, 0, 7)
+
+
+def test_capacity_overrides_are_seen_at_once_despite_the_cache(client, settings):
+    """Overrides write with ``QuerySet.update()``; their audit record clears the cache."""
+    settings.SEATKEEPER_AVAILABILITY_CACHE_SECONDS = 2
+    conference = make_conference(total_capacity=4)
+    regular = make_ticket_type(conference, slug="regular", total_quantity=4)
+    make_order(conference, Order.Status.PAID, tickets=[(regular, 4)])
+    organizer = make_user()
+    assert availability(client, conference.slug)["sold_out"] is True
+
+    override_capacity(target=conference, total=6, reason="Fire marshal", user=organizer)
+    override_capacity(target=regular, total=6, reason="More chairs", user=organizer)
+    data = availability(client, conference.slug)
+    assert (data["capacity"], data["remaining"], data["ticket_types"][0]["remaining"]) == (6, 2, 2)
+
+    block = block_seats(
+        conference=conference, quantity=2, label="speakers", reason="Talks", user=organizer
+    )
+    assert availability(client, conference.slug)["remaining"] == 0
+    release_blocked_seats(block=block, quantity=1, reason="One fewer speaker", user=organizer)
+    assert availability(client, conference.slug)["remaining"] == 1
