@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from registration.models import AddOn, TicketType
+from registration.services import COMP_MAX_PER_LINE
 
 from .models import BlockedSeats
 from .services import (
@@ -37,6 +38,14 @@ def reason_field(**kwargs):
         widget=forms.Textarea(attrs={"rows": 2}),
         **kwargs,
     )
+
+
+def require_reason_when_changed(form, cleaned_data, field):
+    """Clean the reason ``field`` of a form whose capacity changes: required, and stripped."""
+    try:
+        cleaned_data[field] = require_reason(cleaned_data.get(field))
+    except ValidationError as error:
+        form.add_error(field, error)
 
 
 class ServiceFormMixin:
@@ -114,10 +123,7 @@ class CapacityOverrideAdminForm(forms.ModelForm):
         if total is not None and total > MAX_CAPACITY:
             self.add_error(field, f"Capacity cannot be more than {MAX_CAPACITY:,}.")
             return cleaned_data
-        try:
-            cleaned_data["capacity_reason"] = require_reason(cleaned_data.get("capacity_reason"))
-        except ValidationError as error:
-            self.add_error("capacity_reason", error)
+        require_reason_when_changed(self, cleaned_data, "capacity_reason")
         current, state = _state_under_lock(self.instance)
         if total == getattr(current, field):
             return cleaned_data
@@ -181,10 +187,7 @@ class BlockedSeatsChangeForm(forms.ModelForm):
     def clean(self):
         cleaned_data = super().clean()
         if "quantity" in self.changed_data and not self.has_error("quantity"):
-            try:
-                cleaned_data["reason"] = require_reason(cleaned_data.get("reason"))
-            except ValidationError as error:
-                self.add_error("reason", error)
+            require_reason_when_changed(self, cleaned_data, "reason")
         return cleaned_data
 
 
@@ -219,10 +222,7 @@ class AdjustCapacityForm(ServiceFormMixin, forms.Form):
         if total == self.state.capacity:
             shown = "unlimited" if total == 0 else total
             raise ValidationError(f"The capacity is already {shown}; nothing to change.")
-        try:
-            cleaned_data["reason"] = require_reason(cleaned_data.get("reason"))
-        except ValidationError as error:
-            self.add_error("reason", error)
+        require_reason_when_changed(self, cleaned_data, "reason")
         return cleaned_data
 
 
@@ -271,8 +271,6 @@ class ReleaseSeatsForm(ServiceFormMixin, forms.Form):
 class CompOrderForm(ServiceFormMixin, forms.Form):
     """Issue a comp order: one number input per ticket type and add-on, plus a reason."""
 
-    COMP_MAX = 100
-
     name = forms.CharField(
         label="Attendee name", max_length=200, widget=forms.TextInput(attrs={"autofocus": True})
     )
@@ -289,9 +287,9 @@ class CompOrderForm(ServiceFormMixin, forms.Form):
                 self.fields[f"{prefix}-{item.slug}"] = forms.IntegerField(
                     label=item.name,
                     min_value=0,
-                    max_value=self.COMP_MAX,
+                    max_value=COMP_MAX_PER_LINE,
                     required=False,
-                    widget=forms.NumberInput(attrs={"min": 0, "max": self.COMP_MAX}),
+                    widget=forms.NumberInput(attrs={"min": 0, "max": COMP_MAX_PER_LINE}),
                 )
 
     def _bound_fields(self, prefix):
