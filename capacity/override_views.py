@@ -145,9 +145,14 @@ def dashboard_summary(request, conference):
 # --- dialogs ----------------------------------------------------------------------
 
 
-def _dialog(request, conference, dialog, context, *, status=200):
-    """The dialog alone for htmx; otherwise the overrides page with the dialog open."""
+def _dialog(request, conference, dialog, context):
+    """The dialog alone for htmx; otherwise the overrides page with the dialog open.
+
+    A POST that ends here was refused: without htmx that is a 400 (htmx swaps
+    only successful answers, so it gets the dialog with its errors as a 200).
+    """
     context = {"dialog": dialog, **context}
+    status = 400 if request.method == "POST" else 200
     if request.htmx:
         response = render(
             request, f"{TEMPLATE}#{dialog}-dialog", {"conference": conference, **context}
@@ -220,7 +225,7 @@ def adjust_capacity(request, conference, kind, pk=None):
         "taken_text": describe_taken(state),
         "action_url": request.path,
     }
-    return _dialog(request, conference, "adjust", context, status=200 if data is None else 400)
+    return _dialog(request, conference, "adjust", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -255,7 +260,7 @@ def block(request, conference):
         "availability": get_availability(conference),
         "action_url": request.path,
     }
-    return _dialog(request, conference, "block", context, status=200 if data is None else 400)
+    return _dialog(request, conference, "block", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -284,7 +289,7 @@ def release(request, conference, pk):
                 f"{released.quantity} still blocked.",
             )
     context = {"form": form, "block": blocked, "action_url": request.path}
-    return _dialog(request, conference, "release", context, status=200 if data is None else 400)
+    return _dialog(request, conference, "release", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -317,4 +322,4 @@ def comp_order(request, conference):
         "availability": get_availability(conference),
         "action_url": reverse("capacity:override-comp", kwargs={"slug": conference.slug}),
     }
-    return _dialog(request, conference, "comp", context, status=200 if data is None else 400)
+    return _dialog(request, conference, "comp", context)
