@@ -6,6 +6,7 @@ the conference's organizers and superusers; anonymous visitors are sent to the
 login page, everyone else gets 403.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
@@ -199,21 +200,13 @@ class OrderAction:
     question: str
     done: str
     statuses: tuple
+    # Calls the service with the order and the cleaned form data.
+    perform: Callable[[Order, dict], Order]
     danger: bool = False
     form_class: type = ConfirmForm
 
     def run(self, order, form):
-        if self.slug == "mark-paid":
-            return order_services.mark_paid(order, provider="manual")
-        if self.slug == "extend-hold":
-            return order_services.extend_hold(order, minutes=form.cleaned_data["minutes"])
-        if self.slug == "cancel":
-            return order_services.cancel_order(order)
-        if self.slug == "refund":
-            return order_services.refund_order(order)
-        if self.slug == "partial-refund":
-            return order_services.refund_order(order, partial=True)
-        raise Http404
+        return self.perform(order, form.cleaned_data)
 
 
 S = Order.Status
@@ -227,6 +220,7 @@ ORDER_ACTIONS = {
             "its seats are taken again only if they are still free.",
             "Order {ref} is marked as paid.",
             (S.PENDING, S.EXPIRED),
+            lambda order, data: order_services.mark_paid(order, provider="manual"),
         ),
         OrderAction(
             "extend-hold",
@@ -234,6 +228,7 @@ ORDER_ACTIONS = {
             "Give order {ref} more time to pay? Its seats stay held until the new time.",
             "The hold on order {ref} is extended.",
             (S.PENDING, S.EXPIRED),
+            lambda order, data: order_services.extend_hold(order, minutes=data["minutes"]),
             form_class=ExtendHoldForm,
         ),
         OrderAction(
@@ -242,6 +237,7 @@ ORDER_ACTIONS = {
             "Record a partial refund of order {ref}? The buyer keeps the seats.",
             "Order {ref} is partially refunded.",
             (S.PAID,),
+            lambda order, data: order_services.refund_order(order, partial=True),
         ),
         OrderAction(
             "refund",
@@ -249,6 +245,7 @@ ORDER_ACTIONS = {
             "Refund order {ref} in full? Its seats become free at once.",
             "Order {ref} is refunded; its seats are free again.",
             (S.PAID, S.PARTIALLY_REFUNDED),
+            lambda order, data: order_services.refund_order(order),
             danger=True,
         ),
         OrderAction(
@@ -257,6 +254,7 @@ ORDER_ACTIONS = {
             "Cancel order {ref}? Its seats become free at once. This records no refund.",
             "Order {ref} is cancelled; its seats are free again.",
             (S.PENDING, S.EXPIRED, S.PAID, S.PARTIALLY_REFUNDED),
+            lambda order, data: order_services.cancel_order(order),
             danger=True,
         ),
     ]
