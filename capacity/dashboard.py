@@ -27,10 +27,11 @@ from django.db.models.functions import Coalesce, TruncDate, TruncHour
 from django.utils import timezone
 
 from conference.models import Conference
+from registration.counters import taking_seats
 from registration.models import AddOn, Order, OrderLineItem, TicketType
 
 from .models import BlockedSeats
-from .services import Availability, ItemAvailability, get_availability, taking_seats
+from .services import Availability, ItemAvailability, get_availability
 
 # Orders shown in the "latest orders" widget.
 LATEST_ORDERS = 8

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from django.db import connection as default_connection
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from .models import Order, OrderLineItem, SeatCounter
 
@@ -479,9 +479,8 @@ def venue_seats_taken(conference, now) -> int:
 # --- the truth, recomputed from the lines --------------------------------------------
 
 
-def _taking_seats(now):
-    from django.db.models import Q
-
+def taking_seats(now):
+    """Q for the order lines that take seats at ``now``: the counting rule, for the ORM."""
     return Q(order__status__in=Order.COMMITTED_STATUSES) | Q(
         order__status=Order.Status.PENDING, order__hold_expires_at__gt=now
     )
@@ -494,12 +493,10 @@ def naive_seat_totals(conference, now) -> dict:
     before the counters: the reference the fast path is tested and benchmarked
     against. Its cost grows with every sale.
     """
-    from django.db.models import Q
-
     committed = Q(order__status__in=Order.COMMITTED_STATUSES)
     rows = (
         OrderLineItem.objects.filter(order__conference=conference)
-        .filter(_taking_seats(now))
+        .filter(taking_seats(now))
         .values("kind", "ticket_type_id", "addon_id")
         .annotate(
             sold=Sum("quantity", filter=committed, default=0),
@@ -526,7 +523,7 @@ def naive_venue_seats_taken(conference, now) -> int:
     """Venue seats taken, summed over every line ever sold (the naive aggregate)."""
     return (
         OrderLineItem.objects.filter(order__conference=conference, kind=OrderLineItem.Kind.TICKET)
-        .filter(_taking_seats(now))
+        .filter(taking_seats(now))
         .aggregate(total=Sum("quantity", default=0))["total"]
     )
 
