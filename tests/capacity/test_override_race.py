@@ -4,11 +4,7 @@ Each race has a control: the same race with the conference lock switched off
 must oversell, which proves the harness really races.
 """
 
-import threading
-
 import pytest
-from django.core.exceptions import ValidationError
-from django.db import connection
 
 from capacity.models import CapacityChange
 from capacity.services import block_seats, get_availability, override_capacity
@@ -16,6 +12,7 @@ from conference.models import Conference
 from registration.models import Order
 from registration.services import place_order
 from tests.factories import make_conference, make_order, make_ticket_type, make_user
+from tests.races import race
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.race]
 
@@ -45,48 +42,27 @@ def block_two_seats(conference_pk, user):
     )
 
 
-def race(conference_pk, ticket_pk, override, user):
-    """Start BUYERS buyers (one seat each) and one override at the same instant."""
-    barrier = threading.Barrier(BUYERS + 1)
-    outcomes = []
-    lock = threading.Lock()
+def race_override_against_buyers(conference_pk, ticket_pk, override, user) -> list[str]:
+    """Start BUYERS buyers (one seat each) and one override at the same instant.
 
-    def run(name, action):
-        try:
-            barrier.wait(timeout=10)
-            action()
-            result = "ok"
-        except ValidationError:
-            result = "refused"
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append((name, result))
+    Returns who succeeded: "buyer" once per order placed, "override" if it went through.
+    """
 
-    threads = [
-        threading.Thread(
-            target=run,
-            args=(
-                "buyer",
-                lambda i=i: place_order(
-                    conference=conference_pk,
-                    email=f"racer{i}@example.com",
-                    name=f"Racer {i}",
-                    tickets={ticket_pk: 1},
-                ),
-            ),
+    def attempt(index):
+        if index == BUYERS:
+            override(conference_pk, user)
+            return "override"
+        place_order(
+            conference=conference_pk,
+            email=f"racer{index}@example.com",
+            name=f"Racer {index}",
+            tickets={ticket_pk: 1},
         )
-        for i in range(BUYERS)
-    ]
-    threads.append(
-        threading.Thread(target=run, args=("override", lambda: override(conference_pk, user)))
-    )
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(outcomes) == BUYERS + 1, "a racer did not finish"
-    return outcomes
+        return "buyer"
+
+    outcome = race(BUYERS + 1, attempt)
+    assert len(outcome.won) + len(outcome.refused) == BUYERS + 1, "a racer did not finish"
+    return outcome.won
 
 
 def setup_nearly_full_conference():
@@ -102,14 +78,14 @@ def test_an_override_racing_buyers_never_leaves_more_taken_than_the_cap(settings
     conference, ticket = setup_nearly_full_conference()
     user = make_user(is_staff=True)
 
-    outcomes = race(conference.pk, ticket.pk, override, user)
+    won = race_override_against_buyers(conference.pk, ticket.pk, override, user)
 
     availability = get_availability(Conference.objects.get(pk=conference.pk))
-    sold_to_racers = sum(1 for name, result in outcomes if name == "buyer" and result == "ok")
+    sold_to_racers = won.count("buyer")
     assert availability.sold + availability.held == TAKEN_BEFORE + sold_to_racers
     assert availability.taken <= availability.capacity
     assert availability.over_capacity == 0
-    override_won = ("override", "ok") in outcomes
+    override_won = "override" in won
     assert CapacityChange.objects.count() == int(override_won)
     assert not CapacityChange.objects.filter(forced=True).exists()
     if override_won:
@@ -127,10 +103,10 @@ def test_control_without_the_lock_the_same_race_oversells(settings, override):
     conference, ticket = setup_nearly_full_conference()
     user = make_user(is_staff=True)
 
-    outcomes = race(conference.pk, ticket.pk, override, user)
+    won = race_override_against_buyers(conference.pk, ticket.pk, override, user)
 
-    assert outcomes.count(("buyer", "ok")) == BUYERS
-    assert ("override", "ok") in outcomes
+    assert won.count("buyer") == BUYERS
+    assert "override" in won
     availability = get_availability(Conference.objects.get(pk=conference.pk))
     assert availability.taken > availability.capacity
     assert availability.over_capacity == 2
@@ -150,9 +126,9 @@ def test_a_forced_lower_during_the_race_is_the_only_way_over_and_it_is_recorded(
             force=True,
         )
 
-    outcomes = race(conference.pk, ticket.pk, force_lower, user)
+    won = race_override_against_buyers(conference.pk, ticket.pk, force_lower, user)
 
-    assert ("override", "ok") in outcomes
+    assert "override" in won
     availability = get_availability(Conference.objects.get(pk=conference.pk))
     assert availability.capacity == 5
     assert availability.over_capacity == availability.taken - 5 >= 1

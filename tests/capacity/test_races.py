@@ -6,69 +6,21 @@ that the harness really races. Both runs widen the window between the seat
 check and the write with ``SEATKEEPER_PAUSE_AFTER_CHECK``.
 """
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
-from django.db import connection
 
 from capacity.services import get_availability, get_global_sold_count
 from registration.models import Order
 from registration.services import mark_paid, place_order
 from tests.factories import make_addon, make_conference, make_order, make_ticket_type
+from tests.races import race
 
 pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
 
 BUYERS = 30
 SEATS = 10
 PAUSE_AFTER_CHECK = 0.05
-
-
-@dataclass
-class RaceOutcome:
-    won: list = field(default_factory=list)
-    refused: list = field(default_factory=list)
-    crashed: list = field(default_factory=list)
-
-
-def race(contenders: int, attempt: Callable[[int], object]) -> RaceOutcome:
-    """Run ``attempt(i)`` in ``contenders`` threads released together by a barrier.
-
-    Each thread opens its own database connection before the start and closes
-    it at the end. ValidationErrors are refusals; anything else is a crash.
-    """
-    barrier = threading.Barrier(contenders)
-    outcome = RaceOutcome()
-    record = threading.Lock()
-
-    def contender(index):
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=10)
-            result = attempt(index)
-        except ValidationError as error:
-            with record:
-                outcome.refused.append(error)
-        except Exception as error:  # noqa: BLE001 - reported by the test
-            with record:
-                outcome.crashed.append(error)
-        else:
-            with record:
-                outcome.won.append(result)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=contender, args=(i,)) for i in range(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a contender hung"
-    assert outcome.crashed == []
-    return outcome
 
 
 @pytest.fixture(params=[True, False], ids=["locked", "control-without-lock"])
