@@ -35,7 +35,9 @@ class AvailabilityColumnsMixin:
         try:
             return super().changelist_view(request, extra_context)
         finally:
-            _changelist.snapshots = {}
+            # None, not {}: outside a changelist every read is fresh, and no
+            # snapshot outlives its request in this thread.
+            _changelist.snapshots = None
 
     def availability_of(self, conference):
         snapshots = getattr(_changelist, "snapshots", None)
