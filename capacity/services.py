@@ -12,6 +12,7 @@ scarcer (ordering, late payment, extending a hold, comp tickets, blocking seats,
 lowering a capacity) runs inside it, so no race can oversell.
 """
 
+import functools
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
@@ -112,15 +113,23 @@ def count_seats(conference, now) -> SeatCounts:
     return counts
 
 
-def count_blocked_seats(conference) -> tuple[int, dict]:
-    """Blocked seats: (venue-wide total including per-type blocks, {ticket_type_id: n})."""
-    rows = (
-        BlockedSeats.objects.filter(conference=conference, quantity__gt=0)
-        .values("ticket_type_id")
-        .annotate(total=Sum("quantity"))
-        .order_by()
+@functools.cache
+def _blocked_seats_sql() -> str:
+    return (
+        f"SELECT ticket_type_id, SUM(quantity) FROM {BlockedSeats._meta.db_table}"
+        " WHERE conference_id = %s AND quantity > 0 GROUP BY ticket_type_id"
     )
-    per_type = {row["ticket_type_id"]: row["total"] for row in rows}
+
+
+def count_blocked_seats(conference) -> tuple[int, dict]:
+    """Blocked seats: (venue-wide total including per-type blocks, {ticket_type_id: n}).
+
+    Plain SQL built once, like the other queries of the snapshot: it runs on every order.
+    """
+    conference_pk = conference.pk if isinstance(conference, Conference) else conference
+    with connection.cursor() as cursor:
+        cursor.execute(_blocked_seats_sql(), [conference_pk])
+        per_type = {ticket_type_id: int(total) for ticket_type_id, total in cursor.fetchall()}
     return sum(per_type.values()), {pk: n for pk, n in per_type.items() if pk is not None}
 
 
@@ -192,6 +201,9 @@ class ItemAvailability:
     remaining: int | None  # what can really be bought (tickets: also the venue)
     sale_state: str  # "on_sale", "inactive", "not_yet", "ended"
     low_stock_threshold: int
+    # The TicketType or AddOn row the snapshot was built from, so callers (the
+    # order form, the checks under the lock) need not load it again.
+    item: object = field(default=None, compare=False, repr=False)
 
     @property
     def taken(self):
@@ -305,6 +317,32 @@ class Availability:
         }
 
 
+# How ticket types and add-ons are listed within a conference.
+ITEM_ORDER = ("position", "price", "name")
+
+
+@functools.cache
+def _items_sql(model) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
+    order = ", ".join(quote(model._meta.get_field(name).column) for name in ITEM_ORDER)
+    return (
+        f"SELECT {columns} FROM {quote(model._meta.db_table)}"
+        f" WHERE {quote('conference_id')} = %s ORDER BY {order}"
+    )
+
+
+def conference_items(model, conference) -> list:
+    """One conference's TicketType or AddOn rows (``model``), in listing order (ITEM_ORDER).
+
+    The statement is built once and run through ``raw()``: the snapshot runs on
+    every order and every page view, and compiling the same ORM query each time
+    cost more than running it.
+    """
+    conference_pk = conference.pk if isinstance(conference, Conference) else conference
+    return list(model.objects.raw(_items_sql(model), [conference_pk]))
+
+
 def _min_remaining(own, venue):
     if own is None:
         return venue
@@ -318,7 +356,9 @@ def get_availability(conference, *, now=None, counts=None) -> Availability:
 
     Four queries whatever the number of ticket types and add-ons: ticket types,
     add-ons, one grouped count of lines, one grouped count of blocked seats.
-    Inactive ticket types and add-ons are included (with their sale state).
+    Inactive ticket types and add-ons are included (with their sale state), in
+    the order the ticket page lists them (position, price, name); each entry
+    carries its row as ``item``.
     """
     now = now or timezone.now()
     counts = counts or count_seats(conference, now)
@@ -330,7 +370,9 @@ def get_availability(conference, *, now=None, counts=None) -> Availability:
     threshold = conference.low_stock_threshold
 
     ticket_types = []
-    for ticket_type in TicketType.objects.filter(conference=conference):
+    # Not the models' default ordering: it starts with the conference, which
+    # costs a join with it on every snapshot.
+    for ticket_type in conference_items(TicketType, conference):
         sold = counts.ticket_sold.get(ticket_type.pk, 0)
         held = counts.ticket_held.get(ticket_type.pk, 0)
         blocked = blocked_per_type.get(ticket_type.pk, 0)
@@ -349,10 +391,11 @@ def get_availability(conference, *, now=None, counts=None) -> Availability:
                 remaining=_min_remaining(own, venue_remaining),
                 sale_state=ticket_type.sale_state(now),
                 low_stock_threshold=threshold,
+                item=ticket_type,
             )
         )
     addons = []
-    for addon in AddOn.objects.filter(conference=conference):
+    for addon in conference_items(AddOn, conference):
         sold = counts.addon_sold.get(addon.pk, 0)
         held = counts.addon_held.get(addon.pk, 0)
         own = _remaining(addon.total_quantity, sold + held)
@@ -370,6 +413,7 @@ def get_availability(conference, *, now=None, counts=None) -> Availability:
                 remaining=own,
                 sale_state="on_sale" if addon.is_active else "inactive",
                 low_stock_threshold=threshold,
+                item=addon,
             )
         )
     return Availability(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django import forms
 from django.conf import settings
 
-from capacity.services import Availability, ItemAvailability
+from capacity.services import Availability, ItemAvailability, conference_items
 
 from .models import AddOn, TicketType
 
@@ -20,14 +20,17 @@ QUANTITY_CEILING = 1000
 
 @dataclass(frozen=True)
 class Offer:
-    """One ticket type or add-on as the ticket page offers it, with its availability."""
+    """One ticket type or add-on as the ticket page offers it, with its availability.
+
+    ``state`` is None for an offer only used to read a posted form (see ``form_offers``).
+    """
 
     item: TicketType | AddOn
-    state: ItemAvailability
+    state: ItemAvailability | None
 
     @property
     def kind(self):
-        return self.state.kind
+        return "ticket" if isinstance(self.item, TicketType) else "addon"
 
     @property
     def field_name(self):
@@ -64,22 +67,24 @@ class Offer:
 def offers_for(availability: Availability) -> list[Offer]:
     """Every ticket type and add-on of the snapshot's conference, paired with its state.
 
-    Two queries; the order is the snapshot's (position, price, name).
+    No queries: the snapshot carries its rows. The order is the snapshot's
+    (position, price, name).
     """
-    conference = availability.conference
-    ticket_types = TicketType.objects.filter(conference=conference).in_bulk()
-    addons = AddOn.objects.filter(conference=conference).in_bulk()
-    offers = [
-        Offer(item=ticket_types[state.pk], state=state)
-        for state in availability.ticket_types
-        if state.pk in ticket_types
+    return [
+        Offer(item=state.item, state=state)
+        for state in (*availability.ticket_types, *availability.addons)
     ]
-    offers += [
-        Offer(item=addons[state.pk], state=state)
-        for state in availability.addons
-        if state.pk in addons
-    ]
-    return offers
+
+
+def form_offers(conference) -> list[Offer]:
+    """The conference's ticket types and add-ons without their availability, in two queries.
+
+    Enough to read a posted order form (its fields are named after them); whether
+    anything can be bought is decided by ``place_order`` under the lock, which
+    counts the seats itself.
+    """
+    items = conference_items(TicketType, conference) + conference_items(AddOn, conference)
+    return [Offer(item=item, state=None) for item in items]
 
 
 class QuantityField(forms.IntegerField):

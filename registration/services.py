@@ -31,6 +31,15 @@ from .models import AddOn, Order, OrderLineItem, TicketType
 MAX_ID = 2**63 - 1
 
 
+class OrderRefused(ValidationError):
+    """``place_order`` said no. ``availability`` is the snapshot the refusal was
+    decided on, taken under the lock, so the page explaining it need not count again."""
+
+    def __init__(self, message, *, availability=None):
+        super().__init__(message)
+        self.availability = availability
+
+
 @dataclass(frozen=True)
 class RequestedLine:
     """One line an order asks for, resolved against the database."""
@@ -49,8 +58,13 @@ def _quantity(value, name):
     return value
 
 
-def _resolve(model, conference, wanted, noun):
-    """Turn ``{item or pk: quantity}`` into RequestedLines, refusing foreign or unknown items."""
+def _resolve(model, conference, wanted, noun, known=None):
+    """Turn ``{item or pk: quantity}`` into RequestedLines, refusing foreign or unknown items.
+
+    ``known``: the conference's ticket types or add-ons as a snapshot taken under
+    the lock lists them; items found there are not loaded again. Anything else is
+    looked up, only to say why it cannot be ordered.
+    """
     quantities = {}
     for key, quantity in (wanted or {}).items():
         pk = key.pk if isinstance(key, model) else key
@@ -60,9 +74,11 @@ def _resolve(model, conference, wanted, noun):
             raise ValidationError(f"Unknown {noun}: {key!r}.") from None
         label = key.name if isinstance(key, model) else f"{noun} {key}"
         quantities[pk] = quantities.get(pk, 0) + _quantity(quantity, label)
+    items = {state.pk: state.item for state in known or () if state.pk in quantities}
     # Out-of-range ids cannot exist, and SQLite cannot even bind them.
-    quantities_in_range = {pk: n for pk, n in quantities.items() if 1 <= pk <= MAX_ID}
-    items = model.objects.in_bulk(list(quantities_in_range))
+    missing = [pk for pk in quantities if pk not in items and 1 <= pk <= MAX_ID]
+    if missing:
+        items.update(model.objects.in_bulk(missing))
     lines = []
     for pk, quantity in quantities.items():
         item = items.get(pk)
@@ -75,9 +91,10 @@ def _resolve(model, conference, wanted, noun):
     return lines
 
 
-def _check_lines(conference, lines, now, *, check_sale=True):
+def _check_lines(conference, lines, now, *, check_sale=True, availability=None):
     """Every rule for one order, against a snapshot taken under the lock.
 
+    ``availability``: that snapshot, when the caller already took it (at ``now``).
     Returns nothing; raises ValidationError listing every problem found.
     """
     problems = []
@@ -88,7 +105,7 @@ def _check_lines(conference, lines, now, *, check_sale=True):
             raise ValidationError("Add-ons can only be ordered together with at least one ticket.")
         raise ValidationError("Choose at least one ticket.")
 
-    availability = get_availability(conference, now=now)
+    availability = availability or get_availability(conference, now=now)
     addon_max = settings.SEATKEEPER_ADDON_MAX_PER_ORDER
     for line in lines:
         item = line.item
@@ -152,15 +169,22 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
     ``tickets`` and ``addons`` map a TicketType/AddOn (or its pk) to a quantity.
     The conference lock is taken before any check. The order is PENDING with a
     hold of ``conference.hold_minutes``; an order with a zero total is PAID at once.
-    Raises ValidationError naming what is wrong.
+    Raises ValidationError naming what is wrong: for the order's contents an
+    ``OrderRefused`` carrying the snapshot the checks ran against.
     """
     email, name = _clean_buyer(email, name)
     with locked_conference(conference) as conference:
         now = timezone.now()
-        lines = _resolve(TicketType, conference, tickets, "ticket type") + _resolve(
-            AddOn, conference, addons, "add-on"
-        )
-        _check_lines(conference, lines, now)
+        # One snapshot under the lock serves every check: the ticket types and
+        # add-ons in it are the rows the order is resolved against.
+        availability = get_availability(conference, now=now)
+        try:
+            lines = _resolve(
+                TicketType, conference, tickets, "ticket type", availability.ticket_types
+            ) + _resolve(AddOn, conference, addons, "add-on", availability.addons)
+            _check_lines(conference, lines, now, availability=availability)
+        except ValidationError as error:
+            raise OrderRefused(error.error_list, availability=availability) from None
         pause_after_check()
 
         total = sum((line.item.price * line.quantity for line in lines), Decimal("0"))

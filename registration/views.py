@@ -27,7 +27,7 @@ from capacity.services import get_availability
 from conference.models import Conference
 
 from . import payments, services
-from .forms import OrderForm, offers_for
+from .forms import OrderForm, form_offers, offers_for
 from .models import Order
 
 TICKET_PAGE = "registration/conference.html"
@@ -83,13 +83,16 @@ def _render_ticket_page(request, conference, availability, offers, form, status=
 def conference_page(request, slug):
     """The ticket page; its order form posts back here and places the order."""
     conference = get_object_or_404(Conference, slug=slug)
-    availability = get_availability(conference)
-    offers = offers_for(availability)
     if request.method != "POST":
+        availability = get_availability(conference)
+        offers = offers_for(availability)
         form = OrderForm(offers=offers, conference=conference)
         return _render_ticket_page(request, conference, availability, offers, form)
 
-    form = OrderForm(request.POST, offers=offers, conference=conference)
+    # Reading the form needs only what is sold, not how many are left: seats are
+    # counted once, by place_order under the lock.
+    form = OrderForm(request.POST, offers=form_offers(conference), conference=conference)
+    availability = None
     if form.is_valid():
         try:
             order = services.place_order(
@@ -101,12 +104,13 @@ def conference_page(request, slug):
             )
         except ValidationError as error:
             form.add_refusal(error)
-            # Show the seats as they are now: whatever was just refused shows why.
-            availability = get_availability(conference)
-            offers = offers_for(availability)
-            form.offers = offers
+            # Show the seats the refusal was decided on: whatever was refused shows why.
+            availability = getattr(error, "availability", None)
         else:
             return redirect(order)
+    availability = availability or get_availability(conference)
+    offers = offers_for(availability)
+    form.offers = offers
     return _render_ticket_page(request, conference, availability, offers, form, status=400)
 
 

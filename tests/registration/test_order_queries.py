@@ -1,0 +1,131 @@
+"""What the order form costs the database: a fixed, small number of statements.
+
+Savepoints are left out of the counts: they come from the test's own transaction
+(a real request opens the order's transaction with BEGIN, which is not logged).
+"""
+
+import re
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from registration.models import Order
+from tests.factories import make_addon, make_conference, make_order, make_ticket_type
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+SAVEPOINT = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+# conference, ticket types + add-ons for the form; lock, seat counts, blocked
+# seats, ticket types, add-ons (the snapshot under the lock); order, lines.
+ORDER_PLACED = 10
+# The same up to the snapshot; the refusal is shown from that snapshot.
+ORDER_REFUSED = 8
+# conference, then the snapshot's four.
+TICKET_PAGE = 5
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def shop(ticket_types, *, capacity=1000):
+    conference = make_conference(total_capacity=capacity)
+    for n in range(ticket_types):
+        make_ticket_type(conference, slug=f"type-{n}", total_quantity=100)
+    make_addon(conference, slug="workshop", total_quantity=50)
+    return conference
+
+
+def statements_of(client, method, url, data=None):
+    """The response and the SQL it ran, savepoints left out."""
+    with CaptureQueriesContext(connection) as captured:
+        response = getattr(client, method)(url, data) if data else getattr(client, method)(url)
+    sql = [query["sql"] for query in captured if not query["sql"].startswith(SAVEPOINT)]
+    return response, sql
+
+
+def buyer(conference):
+    """A CSRF-checking client that has opened the ticket page, and its form token."""
+    client = Client(enforce_csrf_checks=True)
+    page = client.get(f"/{conference.slug}/")
+    return client, TOKEN.search(page.content.decode()).group(1)
+
+
+def order_form(token, **quantities):
+    return {"name": "Ada", "email": "ada@example.com", "csrfmiddlewaretoken": token, **quantities}
+
+
+def test_placing_an_order_costs_the_same_few_statements_for_3_or_30_ticket_types():
+    counts = []
+    for size in (3, 30):
+        conference = shop(size)
+        client, token = buyer(conference)
+        data = order_form(token, **{"ticket-type-0": "2", "addon-workshop": "1"})
+        response, sql = statements_of(client, "post", f"/{conference.slug}/", data)
+        assert response.status_code == 302, response.content.decode()[:500]
+        assert Order.objects.filter(conference=conference).count() == 1
+        counts.append(len(sql))
+        assert len(sql) == ORDER_PLACED, "\n".join(sql)
+    assert counts[0] == counts[1]
+
+
+def test_the_seats_are_counted_once_per_order_under_the_lock_taken_first():
+    conference = shop(3)
+    client, token = buyer(conference)
+    data = order_form(token, **{"ticket-type-1": "1"})
+    response, sql = statements_of(client, "post", f"/{conference.slug}/", data)
+    assert response.status_code == 302
+    seat_counts = [n for n, statement in enumerate(sql) if "registration_seatcounter" in statement]
+    assert len(seat_counts) == 1
+    conference_reads = [
+        n for n, statement in enumerate(sql) if 'FROM "conference_conference"' in statement
+    ]
+    # The second read of the conference is the lock, and it comes before the count.
+    assert len(conference_reads) == 2
+    assert conference_reads[1] < seat_counts[0]
+    if connection.vendor == "postgresql":
+        assert sql[conference_reads[1]].rstrip().endswith("FOR UPDATE")
+
+
+def test_a_refused_order_is_shown_from_the_snapshot_it_was_refused_on():
+    conference = shop(3, capacity=4)
+    ticket_type = conference.ticket_types.get(slug="type-0")
+    make_order(conference, tickets=[(ticket_type, 3)])
+    client, token = buyer(conference)
+    data = order_form(token, **{"ticket-type-0": "2"})
+    response, sql = statements_of(client, "post", f"/{conference.slug}/", data)
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert f"Only 1 tickets remaining for {conference.name}" in html
+    assert "Only 1 seat left" in html  # the banner, drawn from the same snapshot
+    assert Order.objects.filter(conference=conference).count() == 1
+    assert len(sql) == ORDER_REFUSED, "\n".join(sql)
+    assert sum("registration_seatcounter" in statement for statement in sql) == 1
+
+
+def test_the_ticket_page_costs_five_statements_and_writes_no_session():
+    conference = shop(30)
+    client = Client()
+    response, sql = statements_of(client, "get", f"/{conference.slug}/")
+    assert response.status_code == 200
+    assert len(sql) == TICKET_PAGE, "\n".join(sql)
+    assert not any("django_session" in statement for statement in sql)
+    assert "sessionid" not in response.cookies
+
+
+def test_an_anonymous_order_post_neither_reads_nor_writes_a_session():
+    conference = shop(3)
+    client, token = buyer(conference)
+    data = order_form(token, **{"ticket-type-0": "1"})
+    response, sql = statements_of(client, "post", f"/{conference.slug}/", data)
+    assert response.status_code == 302
+    assert not any("django_session" in statement for statement in sql)
+    assert "sessionid" not in response.cookies
