@@ -107,6 +107,15 @@ def test_addon_list_shows_its_units(admin_client, sales):
     assert cell("seats_remaining", 8) in content
 
 
+def test_seat_columns_outside_a_changelist_are_never_cached(admin_client, sales):
+    ticket = sales["ticket"]
+    ticket_admin = admin.site._registry[type(ticket)]
+    assert admin_client.get(changelist(type(ticket))).status_code == 200
+    assert ticket_admin.seats_sold(ticket) == 5
+    make_order(sales["conference"], Order.Status.PAID, tickets=[(ticket, 2)])
+    assert ticket_admin.seats_sold(ticket) == 7
+
+
 def test_unlimited_items_say_so(admin_client):
     conference = make_conference(total_capacity=0)
     make_ticket_type(conference, total_quantity=0)
