@@ -92,37 +92,9 @@ def public_cache_control(response):
     return response
 
 
-def _item(item):
-    return {
-        "slug": item.slug,
-        "capacity": item.capacity,
-        "sold": item.sold,
-        "held": item.held,
-        "remaining": item.remaining,
-        "sold_out": item.sold_out,
-    }
-
-
 def availability_payload(conference) -> dict:
-    """The API's answer for one conference; ticket types and add-ons not for sale are left out.
-
-    ``remaining`` of a ticket type is what can really be bought: the smaller of
-    its own and the venue's remaining seats (None only when both are unlimited).
-    """
-    availability = get_availability(conference)
-    return {
-        "capacity": availability.capacity,
-        "sold": availability.sold,
-        "held": availability.held,
-        "remaining": availability.remaining,
-        "sold_out": availability.sold_out,
-        "ticket_types": [_item(i) for i in availability.ticket_types if _listed(i)],
-        "addons": [_item(i) for i in availability.addons if _listed(i)],
-    }
-
-
-def _listed(item):
-    return item.sale_state != "inactive"
+    """The API's answer for one conference: the availability snapshot as JSON."""
+    return get_availability(conference).as_dict()
 
 
 @require_safe

@@ -22,13 +22,12 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from conference.models import Conference
 from registration.counters import VENUE, seat_totals, venue_seats_taken
-from registration.models import AddOn, Order, OrderLineItem, TicketType
+from registration.models import AddOn, OrderLineItem, TicketType
 
 from .models import BlockedSeats, CapacityChange
 
@@ -74,13 +73,6 @@ def pause_after_check():
 
 
 # --- counting -----------------------------------------------------------------
-
-
-def taking_seats(now, prefix="order__"):
-    """Q for lines (``prefix="order__"``) or orders (``prefix=""``) that take seats now."""
-    return Q(**{f"{prefix}status__in": Order.COMMITTED_STATUSES}) | Q(
-        **{f"{prefix}status": Order.Status.PENDING, f"{prefix}hold_expires_at__gt": now}
-    )
 
 
 @dataclass
@@ -238,16 +230,14 @@ class ItemAvailability:
         return False, f"Only {self.own_remaining} left of {self.name}."
 
     def as_dict(self):
+        """This item in the availability API (SPEC: Public pages)."""
         return {
             "slug": self.slug,
-            "name": self.name,
             "capacity": self.capacity,
             "sold": self.sold,
             "held": self.held,
-            "blocked": self.blocked,
             "remaining": self.remaining,
             "sold_out": self.sold_out,
-            "on_sale": self.on_sale,
         }
 
 
@@ -303,17 +293,19 @@ class Availability:
         return message is None, message or ""
 
     def as_dict(self):
+        """The availability API's answer (SPEC: Public pages); inactive items are left out.
+
+        ``remaining`` of a ticket type is what can really be bought: the smaller
+        of its own and the venue's remaining seats (None only when both are unlimited).
+        """
         return {
-            "conference": self.conference.slug,
             "capacity": self.capacity,
             "sold": self.sold,
             "held": self.held,
-            "blocked": self.blocked,
             "remaining": self.remaining,
             "sold_out": self.sold_out,
-            "ticket_types": [item.as_dict() for item in self.ticket_types],
-            "addons": [item.as_dict() for item in self.addons],
-            "computed_at": self.computed_at.isoformat(),
+            "ticket_types": [i.as_dict() for i in self.ticket_types if i.sale_state != "inactive"],
+            "addons": [i.as_dict() for i in self.addons if i.sale_state != "inactive"],
         }
 
 
