@@ -146,6 +146,9 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=["conference", "status"], name="order_conf_status_idx"),
+            # The dashboard's version check reads a conference's latest change on
+            # every poll: an index probe, not a pass over all its orders.
+            models.Index(fields=["conference", "updated_at"], name="order_conf_updated_idx"),
             # Live holds are a small set: the seat check sums them on every order.
             models.Index(
                 fields=["conference", "hold_expires_at"],
