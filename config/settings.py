@@ -147,6 +147,11 @@ STORAGES = {
     },
 }
 
+# Sessions are written to the database and read from the cache: an organizer's
+# dashboard polls every few seconds, and each poll would otherwise read its session
+# from the database before anything else.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/dashboard/"
 LOGOUT_REDIRECT_URL = "/"
