@@ -163,6 +163,25 @@ def _clean_buyer(email, name):
     return email, name
 
 
+def _write_lines(order, lines, *, free=False):
+    """Write an order's RequestedLines, at list price or (comp tickets) free."""
+    OrderLineItem.objects.bulk_create(
+        [
+            OrderLineItem(
+                order=order,
+                kind=line.kind,
+                ticket_type=line.item if line.kind == OrderLineItem.Kind.TICKET else None,
+                addon=line.item if line.kind == OrderLineItem.Kind.ADDON else None,
+                description=line.item.name,
+                quantity=line.quantity,
+                unit_price=Decimal("0") if free else line.item.price,
+                line_total=Decimal("0") if free else line.item.price * line.quantity,
+            )
+            for line in lines
+        ]
+    )
+
+
 def place_order(*, conference, email, name, tickets, addons=None) -> Order:
     """Hold seats for a new order, or refuse without writing anything.
 
@@ -197,21 +216,7 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
             order.status = Order.Status.PENDING
             order.hold_expires_at = now + timedelta(minutes=conference.hold_minutes)
         order.save()
-        OrderLineItem.objects.bulk_create(
-            [
-                OrderLineItem(
-                    order=order,
-                    kind=line.kind,
-                    ticket_type=line.item if line.kind == OrderLineItem.Kind.TICKET else None,
-                    addon=line.item if line.kind == OrderLineItem.Kind.ADDON else None,
-                    description=line.item.name,
-                    quantity=line.quantity,
-                    unit_price=line.item.price,
-                    line_total=line.item.price * line.quantity,
-                )
-                for line in lines
-            ]
-        )
+        _write_lines(order, lines)
         if order.status == Order.Status.PAID:
             confirm_payment_on_commit(order)
         return order
@@ -387,21 +392,7 @@ def issue_comp_order(*, conference, email, name, tickets, reason, user, addons=N
             payment_provider="comp",
             is_comp=True,
         )
-        OrderLineItem.objects.bulk_create(
-            [
-                OrderLineItem(
-                    order=order,
-                    kind=line.kind,
-                    ticket_type=line.item if line.kind == OrderLineItem.Kind.TICKET else None,
-                    addon=line.item if line.kind == OrderLineItem.Kind.ADDON else None,
-                    description=line.item.name,
-                    quantity=line.quantity,
-                    unit_price=Decimal("0"),
-                    line_total=Decimal("0"),
-                )
-                for line in lines
-            ]
-        )
+        _write_lines(order, lines, free=True)
         after = get_availability(conference)
         contents = ", ".join(f"{line.quantity} × {line.item.name}" for line in lines)
         record_capacity_change(
