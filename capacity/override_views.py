@@ -299,7 +299,6 @@ def comp_order(request, conference):
     data = request.POST if request.method == "POST" else None
     form = CompOrderForm(data, conference=conference)
     if data is not None and form.is_valid():
-        before = get_availability(conference).over_capacity
         order = form.run(
             lambda: issue_comp_order(
                 conference=conference,
@@ -314,7 +313,7 @@ def comp_order(request, conference):
         if order is not None:
             over = get_availability(conference).over_capacity
             message = f"Comp order {order.reference} issued to {order.name}."
-            if over > before:
+            if over:
                 message += f" The venue is now {over} seat{'s' if over != 1 else ''} over capacity."
             return _done(request, conference, message)
     context = {
