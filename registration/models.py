@@ -230,14 +230,18 @@ class OrderLineItem(models.Model):
 
 
 class SeatCounter(models.Model):
-    """Committed seats of one counting target: the venue, a ticket type or an add-on.
+    """Seats of one counting target (the venue, a ticket type or an add-on) in one bucket.
 
-    ``seats`` is the sum of the quantities of the lines whose order is PAID or
-    PARTIALLY_REFUNDED, keyed by the order's conference. Database triggers on
-    orders and their lines keep it right whatever writes those rows (services,
-    the admin, ``QuerySet.update``, raw SQL); see ``registration.counters``. It
-    lives in its own table, never as a column of Conference or TicketType, so
-    saving a stale conference or ticket type can never overwrite it.
+    Bucket ``expires_minute = 0`` holds committed seats: the sum of the
+    quantities of the lines whose order is PAID or PARTIALLY_REFUNDED, keyed by
+    the order's conference. Bucket ``m > 0`` holds the seats of PENDING orders
+    whose hold expires during minute ``m`` (whole minutes since the Unix epoch,
+    UTC), so a reader can skip the buckets that have lapsed without a job ever
+    having to move them. Database triggers on orders and their lines keep every
+    bucket right whatever writes those rows (services, the admin,
+    ``QuerySet.update``, raw SQL); see ``registration.counters``. It lives in
+    its own table, never as a column of Conference or TicketType, so saving a
+    stale conference or ticket type can never overwrite it.
     """
 
     class Target(models.TextChoices):
@@ -254,14 +258,23 @@ class SeatCounter(models.Model):
     item_id = models.BigIntegerField(
         default=0, help_text="Ticket type or add-on id; 0 for the venue."
     )
+    expires_minute = models.BigIntegerField(
+        default=0, help_text="0 for committed seats; else the minute the holds in it expire."
+    )
     seats = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
+            # Conference and bucket first: the seat check reads one conference's
+            # committed bucket and its live buckets as index ranges.
             models.UniqueConstraint(
-                fields=["conference", "target", "item_id"], name="seat_counter_one_per_target"
+                fields=["conference", "expires_minute", "target", "item_id"],
+                name="seat_counter_one_per_bucket",
             ),
         ]
 
     def __str__(self):
-        return f"{self.target} {self.item_id} of conference {self.conference_id}: {self.seats}"
+        bucket = f" held in minute {self.expires_minute}" if self.expires_minute else ""
+        return (
+            f"{self.target} {self.item_id}{bucket} of conference {self.conference_id}: {self.seats}"
+        )

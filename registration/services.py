@@ -25,7 +25,7 @@ from capacity.services import (
 )
 
 from .emails import confirm_payment_on_commit
-from .models import AddOn, Order, OrderLineItem, TicketType
+from .models import AddOn, Order, OrderLineItem, SeatCounter, TicketType
 
 # Largest primary key a BigAutoField can hold.
 MAX_ID = 2**63 - 1
@@ -337,11 +337,15 @@ def expire_holds(now=None) -> int:
     """Mark PENDING orders whose hold has passed as EXPIRED; return how many.
 
     Housekeeping only: a lapsed hold already stops counting the instant it lapses.
+    Also deletes the empty held-seat counters this and earlier payments,
+    cancellations and expiries leave behind, so the counter table stays small.
     """
     now = now or timezone.now()
-    return Order.objects.filter(status=Order.Status.PENDING, hold_expires_at__lte=now).update(
+    expired = Order.objects.filter(status=Order.Status.PENDING, hold_expires_at__lte=now).update(
         status=Order.Status.EXPIRED, updated_at=now
     )
+    SeatCounter.objects.filter(expires_minute__gt=0, seats=0).delete()
+    return expired
 
 
 # Most comp tickets (or add-ons) of one kind in a single comp order.

@@ -4,25 +4,6 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def install_triggers(apps, schema_editor):
-    """Triggers that keep SeatCounter equal to the committed lines, per database.
-
-    PostgreSQL gets them here, with a recount of the lines already sold. SQLite
-    gets them from the post_migrate handler instead (registration.counters):
-    a later migration rebuilding registration_order or its lines would fail
-    while a trigger on the other table reads it, so on SQLite they are dropped
-    before and installed (with a recount) after every migrate run.
-    """
-    from registration import counters
-
-    connection = schema_editor.connection
-    if connection.vendor == "postgresql":
-        counters.install_seat_triggers(connection)
-        counters.rebuild_seat_counters(connection)
-    elif connection.vendor != "sqlite":
-        raise NotImplementedError(f"Seat counter triggers exist for PostgreSQL and SQLite, not {connection.vendor}.")
-
-
 def drop_triggers(apps, schema_editor):
     from registration import counters
 
@@ -50,5 +31,12 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('conference', 'target', 'item_id'), name='seat_counter_one_per_target')],
             },
         ),
-        migrations.RunPython(install_triggers, drop_triggers),
+        # Migration 0004 installs the triggers and counts the lines already sold:
+        # they are the current code's (registration.counters) and write columns
+        # SeatCounter only has from 0004 on. SQLite gets them from the post_migrate
+        # handler instead: a later migration rebuilding registration_order or its
+        # lines would fail while a trigger on the other table reads it, so on
+        # SQLite they are dropped before and installed (with a recount) after every
+        # migrate run.
+        migrations.RunPython(migrations.RunPython.noop, drop_triggers),
     ]

@@ -1,9 +1,10 @@
-"""The committed-seat counters equal the recount of the lines after every way of writing them.
+"""The seat counters, sold and held, equal the recount of the lines after every way of writing them.
 
 Each test changes orders through a service or straight through the ORM, then
 checks three things against the naive aggregate (the counting rule written out
-over every line): the stored counters, the fast per-item totals, and the venue
-count that ``get_global_sold_count`` answers.
+over every line): the stored counters of every bucket, the fast per-item totals,
+and the venue count that ``get_global_sold_count`` answers, the last two at
+several moments around now.
 """
 
 from datetime import timedelta
@@ -11,21 +12,27 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from capacity.services import get_availability, get_global_remaining, get_global_sold_count
 from registration import services
 from registration.counters import (
     ADDON,
+    SOLD,
     TICKET,
     VENUE,
+    expiry_minute,
     naive_seat_totals,
     naive_venue_seats_taken,
-    recount_committed_seats,
+    recount_seat_counters,
     seat_totals,
     seat_totals_query,
-    stored_committed_seats,
+    seat_triggers_installed,
+    stored_seat_counters,
+    venue_seats_taken,
     venue_seats_taken_query,
 )
 from registration.models import Order, OrderLineItem, SeatCounter, TicketType
@@ -33,18 +40,40 @@ from tests.factories import make_addon, make_conference, make_order, make_ticket
 
 pytestmark = pytest.mark.django_db
 
+MINUTE = timedelta(minutes=1)
+
 
 def assert_counts_match_lines(conference):
     now = timezone.now()
-    assert stored_committed_seats(conference) == recount_committed_seats(conference)
-    fast = {key: value for key, value in seat_totals(conference, now).items() if value != (0, 0)}
-    assert fast == naive_seat_totals(conference, now)
+    assert stored_seat_counters(conference) == recount_seat_counters(conference)
     assert get_global_sold_count(conference) == naive_venue_seats_taken(conference, now)
+    for moment in (now, now + timedelta(minutes=1), now + timedelta(minutes=20), now - MINUTE):
+        fast = seat_totals(conference, moment)
+        assert {key: value for key, value in fast.items() if value != (0, 0)} == (
+            naive_seat_totals(conference, moment)
+        )
+        assert venue_seats_taken(conference, moment) == naive_venue_seats_taken(conference, moment)
 
 
-def counter(conference, target, item_id=0):
-    row = SeatCounter.objects.filter(conference=conference, target=target, item_id=item_id).first()
+def counter(conference, target, item_id=0, *, minute=SOLD):
+    """The stored seats of one target in one bucket: sold by default."""
+    row = SeatCounter.objects.filter(
+        conference=conference, expires_minute=minute, target=target, item_id=item_id
+    ).first()
     return row.seats if row else 0
+
+
+def held_counter(conference, target, item_id=0):
+    """The stored held seats of one target, over every held bucket."""
+    rows = SeatCounter.objects.filter(
+        conference=conference, expires_minute__gt=0, target=target, item_id=item_id
+    )
+    return sum(rows.values_list("seats", flat=True))
+
+
+def bucket(order):
+    order.refresh_from_db()
+    return expiry_minute(order.hold_expires_at)
 
 
 @pytest.fixture
@@ -66,11 +95,15 @@ def place(conference, ticket, quantity=2, addons=None):
 # --- service paths -------------------------------------------------------------------
 
 
-def test_a_placed_order_holds_seats_without_touching_the_counters(venue):
+def test_a_placed_order_holds_its_seats_in_the_bucket_of_its_expiry_minute(venue):
     conference, ticket, addon = venue
-    place(conference, ticket, 3, {addon: 1})
+    order = place(conference, ticket, 3, {addon: 1})
 
+    minute = bucket(order)
     assert counter(conference, VENUE) == 0
+    assert counter(conference, VENUE, minute=minute) == 3
+    assert counter(conference, TICKET, ticket.pk, minute=minute) == 3
+    assert counter(conference, ADDON, addon.pk, minute=minute) == 1
     assert get_global_sold_count(conference) == 3
     assert get_availability(conference).held == 3
     assert_counts_match_lines(conference)
@@ -95,6 +128,7 @@ def test_paying_moves_seats_and_addons_into_the_counters(venue):
     assert counter(conference, VENUE) == 2
     assert counter(conference, TICKET, ticket.pk) == 2
     assert counter(conference, ADDON, addon.pk) == 3
+    assert held_counter(conference, VENUE) == held_counter(conference, ADDON, addon.pk) == 0
     assert get_availability(conference).sold == 2
     assert_counts_match_lines(conference)
 
@@ -104,10 +138,12 @@ def test_late_payment_of_a_lapsed_hold_is_counted(venue):
     order = place(conference, ticket, 5)
     Order.objects.filter(pk=order.pk).update(hold_expires_at=timezone.now() - timedelta(minutes=1))
     assert get_global_sold_count(conference) == 0
+    assert counter(conference, VENUE, minute=bucket(order)) == 5  # lapsed, not yet expired
 
     services.mark_paid(order)
 
     assert counter(conference, VENUE) == 5
+    assert held_counter(conference, VENUE) == 0
     assert_counts_match_lines(conference)
 
 
@@ -116,6 +152,7 @@ def test_late_payment_of_an_expired_order_is_counted(venue):
     order = place(conference, ticket, 2)
     Order.objects.filter(pk=order.pk).update(hold_expires_at=timezone.now() - timedelta(minutes=1))
     assert services.expire_holds() == 1
+    assert not SeatCounter.objects.filter(expires_minute__gt=0).exists()
 
     services.mark_paid(order)
 
@@ -133,6 +170,8 @@ def test_a_refused_late_payment_leaves_the_counters_alone(venue):
         services.mark_paid(order)
 
     assert counter(conference, VENUE) == 48
+    assert held_counter(conference, VENUE) == 5  # the lapsed hold, until it is expired
+    assert get_global_sold_count(conference) == 48
     assert_counts_match_lines(conference)
 
 
@@ -169,21 +208,54 @@ def test_cancelling_a_pending_order_frees_its_hold(venue):
 
     assert get_global_sold_count(conference) == 0
     assert counter(conference, VENUE) == 0
+    assert held_counter(conference, VENUE) == 0
     assert_counts_match_lines(conference)
 
 
 def test_expiring_and_extending_holds_keep_counts_true(venue):
     conference, ticket, _ = venue
     order = place(conference, ticket, 4)
+    placed_in = bucket(order)
+    services.extend_hold(order, minutes=10)
+
+    assert bucket(order) == placed_in + 10
+    assert counter(conference, VENUE, minute=placed_in) == 0
+    assert counter(conference, TICKET, ticket.pk, minute=placed_in + 10) == 4
+    assert_counts_match_lines(conference)
+
     Order.objects.filter(pk=order.pk).update(hold_expires_at=timezone.now() - timedelta(minutes=1))
     services.expire_holds()
     assert get_global_sold_count(conference) == 0
+    assert held_counter(conference, VENUE) == 0
     assert_counts_match_lines(conference)
 
     services.extend_hold(order, minutes=10)
 
     assert get_global_sold_count(conference) == 4
     assert counter(conference, VENUE) == 0
+    assert counter(conference, VENUE, minute=bucket(order)) == 4
+    assert_counts_match_lines(conference)
+
+
+def test_expire_holds_deletes_the_empty_held_counters_only(venue):
+    conference, ticket, _ = venue
+    lapsing = place(conference, ticket, 3)
+    services.mark_paid(place(conference, ticket, 2))
+    live = services.extend_hold(place(conference, ticket, 1), minutes=30)
+    Order.objects.filter(pk=lapsing.pk).update(
+        hold_expires_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert SeatCounter.objects.filter(expires_minute__gt=0, seats=0).exists()
+
+    assert services.expire_holds() == 1
+
+    held_rows = SeatCounter.objects.filter(conference=conference, expires_minute__gt=0)
+    assert set(held_rows.values_list("expires_minute", "target", "seats")) == {
+        (bucket(live), VENUE, 1),
+        (bucket(live), TICKET, 1),
+    }
+    assert counter(conference, VENUE) == 2
+    assert get_global_sold_count(conference) == 3
     assert_counts_match_lines(conference)
 
 
@@ -216,6 +288,7 @@ def test_orders_built_with_the_orm_are_counted(venue):
 
     assert counter(conference, VENUE) == 7
     assert counter(conference, ADDON, addon.pk) == 2
+    assert held_counter(conference, VENUE) == 12  # the lapsed hold stays until it is expired
     assert get_global_sold_count(conference) == 12
     assert_counts_match_lines(conference)
 
@@ -228,8 +301,10 @@ def test_status_changed_with_save_and_with_queryset_update(venue):
     first.status = Order.Status.PAID
     first.save()
     assert counter(conference, VENUE) == 3
+    assert held_counter(conference, VENUE) == 4
     Order.objects.filter(pk=second.pk).update(status=Order.Status.PAID)
     assert counter(conference, VENUE) == 7
+    assert held_counter(conference, VENUE) == 0
     Order.objects.filter(conference=conference).update(status=Order.Status.PARTIALLY_REFUNDED)
     assert counter(conference, VENUE) == 7
     Order.objects.filter(conference=conference).update(status=Order.Status.REFUNDED)
@@ -247,6 +322,32 @@ def test_a_stale_order_saved_whole_cannot_undo_the_counters(venue):
     stale.save()  # writes status=pending again, as a stale admin form would
 
     assert counter(conference, VENUE) == 0
+    assert counter(conference, VENUE, minute=bucket(order)) == 3
+    assert_counts_match_lines(conference)
+
+
+def test_hold_expiry_changed_with_queryset_update_moves_the_seats(venue):
+    conference, ticket, addon = venue
+    order = make_order(conference, Order.Status.PENDING, tickets=[(ticket, 3)], addons=[(addon, 1)])
+    other = make_order(conference, Order.Status.PENDING, tickets=[(ticket, 2)])
+    start = timezone.now().replace(second=0, microsecond=0) + 20 * MINUTE
+    minute = expiry_minute(start)
+
+    Order.objects.filter(conference=conference).update(hold_expires_at=start)
+    assert counter(conference, VENUE, minute=minute) == 5
+    last_moment = start + timedelta(seconds=59, microseconds=999_999)
+    Order.objects.filter(pk=order.pk).update(hold_expires_at=last_moment)
+    assert counter(conference, VENUE, minute=minute) == 5
+    Order.objects.filter(pk=order.pk).update(hold_expires_at=start + MINUTE)
+    assert counter(conference, VENUE, minute=minute) == 2
+    assert counter(conference, VENUE, minute=minute + 1) == 3
+    assert counter(conference, ADDON, addon.pk, minute=minute + 1) == 1
+    Order.objects.filter(conference=conference).update(hold_expires_at=start + 2 * MINUTE)
+    assert counter(conference, TICKET, ticket.pk, minute=minute + 2) == 5
+    assert held_counter(conference, VENUE) == 5
+    assert_counts_match_lines(conference)
+    Order.objects.filter(pk=other.pk).update(hold_expires_at=timezone.now() - MINUTE)
+    assert get_global_sold_count(conference) == 3
     assert_counts_match_lines(conference)
 
 
@@ -264,7 +365,14 @@ def test_lines_inserted_changed_moved_and_deleted(venue):
     assert counter(conference, VENUE) == 3
     OrderLineItem.objects.filter(pk=line.pk).update(order=pending)
     assert counter(conference, VENUE) == 1
+    assert counter(conference, VENUE, minute=bucket(pending)) == 3
     assert get_global_sold_count(conference) == 4
+    pending_line = pending.lines.exclude(pk=line.pk).get()
+    pending_line.quantity = 4
+    pending_line.save()
+    assert counter(conference, TICKET, ticket.pk, minute=bucket(pending)) == 6
+    pending_line.delete()
+    assert counter(conference, VENUE, minute=bucket(pending)) == 2
     OrderLineItem.objects.filter(pk=line.pk).update(order=other)
     assert counter(conference, VENUE) == 3
     OrderLineItem.objects.filter(pk=line.pk).update(ticket_type=None, addon=addon, kind="addon")
@@ -282,12 +390,18 @@ def test_lines_inserted_changed_moved_and_deleted(venue):
 def test_deleting_orders_takes_their_seats_off(venue):
     conference, ticket, _ = venue
     make_order(conference, Order.Status.PAID, tickets=[(ticket, 3)])
+    make_order(conference, Order.Status.PENDING, tickets=[(ticket, 4)])
+    make_order(conference, Order.Status.PENDING, hold_minutes=-3, tickets=[(ticket, 5)])
     kept = make_order(conference, Order.Status.PAID, tickets=[(ticket, 2)])
-    Order.objects.exclude(pk=kept.pk).filter(conference=conference).delete()
+    held = make_order(conference, Order.Status.PENDING, tickets=[(ticket, 1)])
+    Order.objects.exclude(pk__in=[kept.pk, held.pk]).filter(conference=conference).delete()
 
     assert counter(conference, VENUE) == 2
+    assert held_counter(conference, VENUE) == 1
     kept.delete()
+    held.delete()
     assert counter(conference, VENUE) == 0
+    assert held_counter(conference, VENUE) == 0
     assert_counts_match_lines(conference)
 
 
@@ -295,10 +409,13 @@ def test_moving_an_order_to_another_conference_moves_its_seats(venue):
     conference, ticket, _ = venue
     elsewhere = make_conference()
     order = make_order(conference, Order.Status.PAID, tickets=[(ticket, 3)])
-    Order.objects.filter(pk=order.pk).update(conference=elsewhere)
+    pending = make_order(conference, Order.Status.PENDING, tickets=[(ticket, 2)])
+    Order.objects.filter(pk__in=[order.pk, pending.pk]).update(conference=elsewhere)
 
     assert counter(conference, VENUE) == 0
     assert counter(elsewhere, VENUE) == 3
+    assert held_counter(conference, VENUE) == 0
+    assert counter(elsewhere, VENUE, minute=bucket(pending)) == 2
     assert_counts_match_lines(conference)
     assert_counts_match_lines(elsewhere)
 
@@ -312,6 +429,8 @@ def test_deleting_a_ticket_type_keeps_its_seats_taken(venue):
     assert OrderLineItem.objects.filter(ticket_type=None, kind="ticket").count() == 2
     assert counter(conference, VENUE) == 3
     assert counter(conference, TICKET, ticket.pk) == 0
+    assert held_counter(conference, VENUE) == 2
+    assert held_counter(conference, TICKET, ticket.pk) == 0
     assert get_global_sold_count(conference) == 5
     assert get_global_remaining(conference) == 45
     addon.delete()
@@ -417,4 +536,27 @@ def test_the_seat_check_reads_live_holds_through_the_partial_index(venue):
     assert "order_live_hold_idx" in plan(*seat_totals_query(conference, now))
     assert "order_live_hold_idx" in plan(*venue_seats_taken_query(conference, now))
     assert counter(conference, VENUE) == 2940
+    assert_counts_match_lines(conference)
+
+
+# --- the migration --------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_counts_sold_and_held_seats_of_an_existing_database():
+    conference = make_conference()
+    ticket = make_ticket_type(conference)
+    make_order(conference, Order.Status.PAID, tickets=[(ticket, 3)])
+    make_order(conference, Order.Status.PENDING, tickets=[(ticket, 2)])
+    MigrationExecutor(connection).migrate([("registration", "0003_order_conf_updated_idx")])
+    try:
+        # Written with no trigger counting them: the migration must recount.
+        make_order(conference, Order.Status.PAID, tickets=[(ticket, 4)])
+        make_order(conference, Order.Status.PENDING, tickets=[(ticket, 5)])
+    finally:
+        call_command("migrate", verbosity=0)
+
+    assert seat_triggers_installed()
+    assert counter(conference, VENUE) == 7
+    assert held_counter(conference, VENUE) == 7
     assert_counts_match_lines(conference)

@@ -15,6 +15,12 @@ from capacity.services import (
     get_global_sold_count,
     validate_global_capacity,
 )
+from registration.counters import (
+    naive_seat_totals,
+    naive_venue_seats_taken,
+    seat_totals,
+    venue_seats_taken,
+)
 from registration.models import Order, OrderLineItem
 from tests.factories import make_addon, make_conference, make_order, make_ticket_type
 
@@ -75,6 +81,53 @@ def test_a_hold_stops_counting_the_instant_it_expires(venue):
     assert get_availability(conference, now=order.hold_expires_at - timedelta(seconds=1)).held == 6
     assert get_availability(conference, now=order.hold_expires_at).held == 0
     assert get_availability(conference, now=now).held == 6
+
+
+def test_held_seats_are_exact_around_minute_boundaries(venue):
+    """Holds expiring just before, at and just after a minute boundary, read at many moments.
+
+    Held seats are counted per expiry minute, and those of the current minute
+    summed from the orders: wherever ``now`` falls, every hold must count until
+    the instant it expires and not a microsecond after. Each hold has its own
+    power of two of seats, so a total says exactly which holds were counted.
+    """
+    conference, ticket = venue
+    addon = make_addon(conference)
+    make_order(conference, Order.Status.PAID, tickets=[(ticket, 3)])
+    boundary = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=30)
+    offsets = [
+        timedelta(seconds=-60),
+        timedelta(seconds=-1),
+        timedelta(microseconds=-1),
+        timedelta(0),
+        timedelta(microseconds=1),
+        timedelta(seconds=1),
+        timedelta(seconds=30),
+        # SQLite's strftime would round this up into the next minute.
+        timedelta(seconds=59, microseconds=999_600),
+        timedelta(seconds=60),
+    ]
+    holds = []
+    for n, offset in enumerate(offsets):
+        order = make_order(
+            conference, Order.Status.PENDING, tickets=[(ticket, 2**n)], addons=[(addon, 1)]
+        )
+        Order.objects.filter(pk=order.pk).update(hold_expires_at=boundary + offset)
+        holds.append((boundary + offset, 2**n))
+    nudges = [timedelta(seconds=-1), timedelta(microseconds=-1), timedelta(0)]
+    nudges += [-nudge for nudge in nudges]
+    moments = {expires + nudge for expires, _ in holds for nudge in nudges}
+    moments |= {boundary - timedelta(hours=1), boundary + timedelta(hours=1)}
+
+    for now in sorted(moments):
+        live = [seats for expires, seats in holds if expires > now]
+        availability = get_availability(conference, now=now)
+        assert (availability.sold, availability.held) == (3, sum(live)), now
+        assert availability.ticket_type(ticket.pk).held == sum(live), now
+        assert availability.addon(addon.pk).held == len(live), now
+        fast = {key: value for key, value in seat_totals(conference, now).items() if any(value)}
+        assert fast == naive_seat_totals(conference, now), now
+        assert venue_seats_taken(conference, now) == naive_venue_seats_taken(conference, now)
 
 
 def test_addon_lines_never_take_venue_seats(venue):

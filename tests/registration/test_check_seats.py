@@ -1,5 +1,6 @@
 """``manage.py check_seats`` finds counters that disagree with their lines and repairs them."""
 
+from datetime import UTC
 from io import StringIO
 
 import pytest
@@ -7,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import F
 
 from capacity.services import get_global_remaining, get_global_sold_count
-from registration.counters import drop_seat_triggers, seat_triggers_installed
+from registration.counters import drop_seat_triggers, expiry_minute, seat_triggers_installed
 from registration.models import Order, SeatCounter
 from tests.factories import make_addon, make_conference, make_order, make_ticket_type
 
@@ -30,13 +31,24 @@ def sold():
     return conference, ticket, addon
 
 
+def hold_expiry(conference):
+    return Order.objects.get(conference=conference, status="pending").hold_expires_at
+
+
+def held_minute(conference):
+    return expiry_minute(hold_expiry(conference))
+
+
 def test_clean_counters_pass(sold):
-    assert "All seat counters match their lines (3 with seats)" in check_seats()
+    # Sold: venue, ticket type, add-on; held: venue and ticket type.
+    assert "All seat counters match their lines (5 with seats)" in check_seats()
 
 
 def test_a_corrupted_counter_is_reported_then_repaired(sold):
     conference, ticket, _ = sold
-    SeatCounter.objects.filter(conference=conference, target="venue").update(seats=F("seats") + 5)
+    SeatCounter.objects.filter(conference=conference, expires_minute=0, target="venue").update(
+        seats=F("seats") + 5
+    )
     assert get_global_sold_count(conference) == 12  # the corruption is visible to buyers
 
     with pytest.raises(CommandError, match="1 seat counter") as refused:
@@ -44,7 +56,7 @@ def test_a_corrupted_counter_is_reported_then_repaired(sold):
     assert refused.value.returncode == 1
 
     out = check_seats("--fix")
-    assert "Repaired conference" in out and "counter says 9, lines say 4 (+5)" in out
+    assert "Repaired conference" in out and "venue (sold): counter says 9, lines say 4 (+5)" in out
     assert get_global_sold_count(conference) == 7
     assert get_global_remaining(conference) == 13
     assert "All seat counters match" in check_seats()
@@ -61,6 +73,43 @@ def test_missing_and_stray_counters_are_repaired(sold):
 
     assert SeatCounter.objects.get(conference=conference, target="addon").seats == 2
     assert SeatCounter.objects.get(conference=conference, item_id=999_999).seats == 0
+    assert "All seat counters match" in check_seats()
+
+
+def test_a_corrupted_held_counter_is_reported_then_repaired(sold):
+    conference, ticket, _ = sold
+    minute = held_minute(conference)
+    held = SeatCounter.objects.filter(conference=conference, expires_minute=minute)
+    held.filter(target="ticket").update(seats=F("seats") - 2)
+    held.filter(target="venue").update(seats=F("seats") + 4)
+    assert get_global_sold_count(conference) == 11  # the corruption is visible to buyers
+
+    with pytest.raises(CommandError, match="2 seat counter"):
+        check_seats()
+    out = check_seats("--fix")
+
+    expiring = hold_expiry(conference).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    assert f"ticket {ticket.pk} (held, expiring in minute {expiring} UTC)" in out
+    assert "counter says 1, lines say 3 (-2)" in out
+    assert "venue (held, expiring in minute" in out and "counter says 7, lines say 3 (+4)" in out
+    assert get_global_sold_count(conference) == 7
+    assert held.get(target="ticket").seats == 3
+    assert "All seat counters match" in check_seats()
+
+
+def test_a_stray_counter_of_a_lapsed_minute_is_found_and_emptied(sold):
+    conference, _, _ = sold
+    lapsed = held_minute(conference) - 60
+    SeatCounter.objects.create(
+        conference=conference, expires_minute=lapsed, target="venue", item_id=0, seats=6
+    )
+    assert get_global_sold_count(conference) == 7  # a lapsed minute never counts
+
+    with pytest.raises(CommandError, match="1 seat counter"):
+        check_seats("--conference", "pycon")
+    assert "counter says 6, lines say 0 (+6)" in check_seats("--fix")
+
+    assert SeatCounter.objects.get(conference=conference, expires_minute=lapsed).seats == 0
     assert "All seat counters match" in check_seats()
 
 

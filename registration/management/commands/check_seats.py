@@ -1,4 +1,4 @@
-"""``manage.py check_seats [--fix]``: compare every seat counter with its lines."""
+"""``manage.py check_seats [--fix]``: compare every seat counter, sold and held, with its lines."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -6,7 +6,7 @@ from conference.models import Conference
 from registration.counters import (
     find_counter_drift,
     install_seat_triggers,
-    recount_committed_seats,
+    recount_seat_counters,
     repair_seat_counters,
     seat_triggers_installed,
 )
@@ -14,8 +14,9 @@ from registration.counters import (
 
 class Command(BaseCommand):
     help = (
-        "Recompute every committed-seat counter from the order lines and report any "
-        "drift; --fix repairs it. Exits with status 1 when drift is found without --fix."
+        "Recompute every seat counter (sold seats, and held seats by hold expiry minute) "
+        "from the order lines and report any drift; --fix repairs it. Exits with status 1 "
+        "when drift is found without --fix."
     )
 
     def add_arguments(self, parser):
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             else:
                 self.stderr.write("The seat counter triggers are missing (--fix installs them).")
 
-        checked = len(recount_committed_seats(conference))
+        checked = len(recount_seat_counters(conference))
         if fix:
             drift = repair_seat_counters(conference=conference)
         else:

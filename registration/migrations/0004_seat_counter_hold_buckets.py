@@ -1,0 +1,98 @@
+"""Seat counters for held seats too: a bucket per hold expiry minute beside the committed one.
+
+The rows already stored become the committed bucket (``expires_minute = 0``);
+the triggers are replaced by ones that also keep the held buckets, and every
+counter is recounted from the lines, so an existing database leaves this
+migration with its holds counted.
+"""
+
+from django.db import migrations, models
+
+# What migration 0002 installed on PostgreSQL: the triggers and the functions
+# they call, with the signatures of then (without the bucket argument).
+DROP_0002_OBJECTS = [
+    "DROP TRIGGER IF EXISTS seatkeeper_line_inserted ON registration_orderlineitem",
+    "DROP TRIGGER IF EXISTS seatkeeper_line_deleted ON registration_orderlineitem",
+    "DROP TRIGGER IF EXISTS seatkeeper_line_updated ON registration_orderlineitem",
+    "DROP TRIGGER IF EXISTS seatkeeper_order_updated ON registration_order",
+    "DROP TRIGGER IF EXISTS seatkeeper_order_deleted ON registration_order",
+    "DROP FUNCTION IF EXISTS seatkeeper_order_changed()",
+    "DROP FUNCTION IF EXISTS seatkeeper_line_changed()",
+    "DROP FUNCTION IF EXISTS seatkeeper_add_seats(bigint, text, bigint, bigint, bigint)",
+    "DROP FUNCTION IF EXISTS seatkeeper_bump_counter(bigint, text, bigint, bigint)",
+]
+
+
+def drop_committed_only_triggers(apps, schema_editor):
+    """Take 0002's triggers away before the table they write changes its key.
+
+    SQLite has none at this point: they are dropped before every migrate run.
+    """
+    if schema_editor.connection.vendor == "postgresql":
+        for statement in DROP_0002_OBJECTS:
+            schema_editor.execute(statement)
+
+
+def install_triggers(apps, schema_editor):
+    """Install the counter triggers and recount every bucket from the lines.
+
+    PostgreSQL gets them here. SQLite gets them from the post_migrate handler
+    (registration.counters), which recounts too: a later migration rebuilding
+    registration_order or its lines would fail while a trigger on the other
+    table reads it, so on SQLite they are dropped before and installed after
+    every migrate run.
+    """
+    from registration import counters
+
+    connection = schema_editor.connection
+    if connection.vendor == "postgresql":
+        counters.install_seat_triggers(connection)
+        counters.rebuild_seat_counters(connection)
+    elif connection.vendor != "sqlite":
+        raise NotImplementedError(
+            f"Seat counter triggers exist for PostgreSQL and SQLite, not {connection.vendor}."
+        )
+
+
+def drop_held_buckets(apps, schema_editor):
+    """Backwards: drop the triggers and the held buckets, which the old key cannot hold.
+
+    The committed bucket stays, as 0002's rows. 0002's triggers are not put
+    back: they belong to the code of that release.
+    """
+    from registration import counters
+
+    counters.drop_seat_triggers(schema_editor.connection)
+    SeatCounter = apps.get_model("registration", "SeatCounter")
+    SeatCounter.objects.using(schema_editor.connection.alias).exclude(expires_minute=0).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("conference", "0001_initial"),
+        ("registration", "0003_order_conf_updated_idx"),
+    ]
+
+    operations = [
+        migrations.RunPython(drop_committed_only_triggers, migrations.RunPython.noop),
+        migrations.RemoveConstraint(
+            model_name="seatcounter",
+            name="seat_counter_one_per_target",
+        ),
+        migrations.AddField(
+            model_name="seatcounter",
+            name="expires_minute",
+            field=models.BigIntegerField(
+                default=0,
+                help_text="0 for committed seats; else the minute the holds in it expire.",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="seatcounter",
+            constraint=models.UniqueConstraint(
+                fields=("conference", "expires_minute", "target", "item_id"),
+                name="seat_counter_one_per_bucket",
+            ),
+        ),
+        migrations.RunPython(install_triggers, drop_held_buckets),
+    ]
