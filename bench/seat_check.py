@@ -1,6 +1,7 @@
-"""Seat check latency at 1k, 10k and 100k orders: counters + live holds vs the naive aggregate.
+"""Seat check latency at 1k, 10k and 100k orders: the seat counters vs the naive aggregate.
 
     .venv/bin/python bench/seat_check.py [--sizes 1000,10000,100000] [--repeat 200]
+        [--live-holds 50]
 
 Creates ``seatkeeper_bench_seatcheck`` on the local PostgreSQL, grows one
 conference to each size (bulk INSERT … SELECT generate_series; by default with
@@ -10,7 +11,8 @@ equal a recount of the lines and that the fast and naive answers agree, then
 times on the same data in the same run:
 
 - ``count_seats``: the per-item counts the seat check under the lock reads
-  (counters + live holds) against the naive grouped aggregate over every line;
+  (sold and held counters, plus the holds expiring in the current minute)
+  against the naive grouped aggregate over every line;
 - ``get_global_sold_count``: the venue count, fast against naive;
 - the whole check as ``place_order`` runs it: lock the conference, build the
   availability snapshot (ticket types, add-ons, counts, blocked seats).
@@ -29,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 
-LIVE_HOLDS = 50  # pending orders with an unexpired hold: a few dozen in a real sale
 LAPSED_HOLDS = 200  # pending orders past their hold that housekeeping has not expired yet
 
 
@@ -56,6 +57,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--repeat", type=int, default=200, help="timings per fast measurement")
+    parser.add_argument(
+        "--live-holds",
+        type=int,
+        default=50,
+        help="pending orders with an unexpired hold, expiring over the next 15 minutes "
+        "(a few dozen in a quiet sale, about a thousand in a launch rush)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
         "--load-with-triggers",
@@ -68,10 +76,10 @@ def main():
     print(f"Machine: {common.machine()}; load average {os.getloadavg()[0]:.2f}")
     with common.bench_database("seatcheck", keep=options.keep) as url:
         common.setup_django(url)
-        run(sizes, options.repeat, options.load_with_triggers)
+        run(sizes, options.repeat, options.load_with_triggers, options.live_holds)
 
 
-def run(sizes, repeat, load_with_triggers):
+def run(sizes, repeat, load_with_triggers, live_holds):
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -103,10 +111,11 @@ def run(sizes, repeat, load_with_triggers):
         conference,
         ticket_types,
         addon,
-        count=LIVE_HOLDS,
+        count=live_holds,
         start=10_000_000,
         status_sql="'pending'",
-        hold_sql="now() + interval '30 minutes'",
+        # One every second or so: the holds of a sale spread over the hold's length.
+        hold_sql="now() + interval '1 second' + ((g % 900) || ' seconds')::interval",
     )
     common.bulk_orders(
         conference,
@@ -202,7 +211,7 @@ def run(sizes, repeat, load_with_triggers):
         )
 
     print()
-    print(f"Live holds: {LIVE_HOLDS}; lapsed, unexpired pending orders: {LAPSED_HOLDS}.")
+    print(f"Live holds: {live_holds}; lapsed, unexpired pending orders: {LAPSED_HOLDS}.")
     common.print_table(
         [
             "orders",
