@@ -90,9 +90,10 @@ class SeatCounts:
 def count_seats(conference, now) -> SeatCounts:
     """Count the seats of one conference in a single query.
 
-    Sold seats are read from the committed-seat counters (kept by database
-    triggers, see ``registration.counters``); held seats are summed over live
-    holds only. The cost does not grow with the number of orders sold.
+    Sold seats and held seats are read from the seat counters (kept by
+    database triggers, see ``registration.counters``); only the holds expiring
+    later in ``now``'s minute are summed live. The cost grows neither with the
+    orders sold nor with the holds live.
     """
     counts = SeatCounts()
     for (target, item_id), (sold, held) in seat_totals(conference, now).items():
