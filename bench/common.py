@@ -176,6 +176,46 @@ def gunicorn(env, *, port=8201, workers=5, threads=1, log_path=None):
         log.close()
 
 
+def _cpu_seconds_where(predicate):
+    """CPU seconds (user + system) used so far by the processes whose /proc entry matches."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if not predicate(pid):
+                continue
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def server_cpu_seconds(port, database):
+    """CPU seconds so far of gunicorn on ``port`` and of PostgreSQL serving ``database``.
+
+    gunicorn's processes are found by the ``GUNICORN_BIND`` in their environment;
+    PostgreSQL's by their process title (``postgres: [cluster:] user database host …``), so
+    neither other work on the machine nor PostgreSQL's background processes count.
+    Used to say where the CPU of a benchmark went, per request.
+    """
+
+    def is_gunicorn(pid):
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            return f"GUNICORN_BIND=127.0.0.1:{port}".encode() in environ.read().split(b"\0")
+
+    def is_backend(pid):
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            title = cmdline.read()
+        return title.startswith(b"postgres: ") and f" {database} ".encode() in title
+
+    return {
+        "gunicorn": _cpu_seconds_where(is_gunicorn),
+        "postgresql": _cpu_seconds_where(is_backend),
+    }
+
+
 # --- bulk data (in a process where setup_django ran) ---------------------------------
 
 # Of every 100 bulk orders: what they became. Pending orders are added apart, so

@@ -31,6 +31,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -91,17 +92,28 @@ async def gather_limited(coroutines, limit):
     await asyncio.gather(*(run(c) for c in coroutines))
 
 
-async def rush(base, buyers, concurrency):
+def cpu_seconds(port, database):
+    """CPU seconds so far: gunicorn, PostgreSQL serving the rush, and this load generator."""
+    return {**common.server_cpu_seconds(port, database), "load generator": time.process_time()}
+
+
+async def rush(base, database, buyers, concurrency):
+    """Open every buyer's page, then time the POSTs. Returns (seconds, outcomes,
+    latencies, CPU seconds spent during the POSTs by gunicorn, PostgreSQL and this process)."""
     async with rawhttp.Client(base) as client:
         await gather_limited([open_page(client, buyer) for buyer in buyers], concurrency)
         outcomes = collections.Counter()
         latencies = {"all": [], "placed": []}
         random.shuffle(buyers)
+        cpu_before = cpu_seconds(client.port, database)
         started = time.perf_counter()
         await gather_limited(
             [place(client, buyer, outcomes, latencies) for buyer in buyers], concurrency
         )
-        return time.perf_counter() - started, outcomes, latencies
+        seconds = time.perf_counter() - started
+        cpu_after = cpu_seconds(client.port, database)
+        cpu = {name: spent - cpu_before[name] for name, spent in cpu_after.items()}
+        return seconds, outcomes, latencies, cpu
 
 
 def main():
@@ -132,8 +144,9 @@ def main():
             threads=options.threads,
             log_path=log_path,
         ) as base:
-            seconds, outcomes, latencies = asyncio.run(rush(base, buyers, options.concurrency))
-        report(options, conference, ticket_types, demand, seconds, outcomes, latencies)
+            database = urlsplit(url).path.lstrip("/")
+            result = asyncio.run(rush(base, database, buyers, options.concurrency))
+        report(options, conference, ticket_types, demand, *result)
         from django.db import connections
 
         connections.close_all()
@@ -179,7 +192,7 @@ def make_buyers(count):
     ]
 
 
-def report(options, conference, ticket_types, demand, seconds, outcomes, latencies):
+def report(options, conference, ticket_types, demand, seconds, outcomes, latencies, cpu):
     from capacity.services import get_availability
     from registration.models import Order, OrderLineItem
 
@@ -208,6 +221,10 @@ def report(options, conference, ticket_types, demand, seconds, outcomes, latenci
             ["orders placed", placed],
             ["orders per second", f"{placed / seconds:.0f}"],
             ["order POSTs per second (placed + refused)", f"{len(latencies['all']) / seconds:.0f}"],
+            *[
+                [f"CPU per order POST, {name} (ms)", f"{1000 * spent / len(latencies['all']):.2f}"]
+                for name, spent in cpu.items()
+            ],
             ["p50 latency, all POSTs (ms)", common.ms(common.percentile(latencies["all"], 0.5))],
             ["p99 latency, all POSTs (ms)", common.ms(common.percentile(latencies["all"], 0.99))],
             ["p50 latency, placed (ms)", common.ms(common.percentile(latencies["placed"], 0.5))],

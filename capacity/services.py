@@ -44,10 +44,13 @@ def lock_conference(conference) -> Conference:
     if not connection.in_atomic_block:
         raise TransactionManagementError("The conference lock needs transaction.atomic.")
     conference_pk = conference.pk if isinstance(conference, Conference) else conference
-    queryset = Conference.objects.all()
-    if settings.SEATKEEPER_SEAT_LOCK:
-        queryset = queryset.select_for_update()
-    return queryset.get(pk=conference_pk)
+    sql = _select_sql(Conference, "id")
+    if settings.SEATKEEPER_SEAT_LOCK and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    rows = load_rows(Conference, sql, [conference_pk])
+    if not rows:
+        raise Conference.DoesNotExist(f"No conference with id {conference_pk!r}.")
+    return rows[0]
 
 
 @contextmanager
@@ -315,25 +318,63 @@ ITEM_ORDER = ("position", "price", "name")
 
 
 @functools.cache
-def _items_sql(model) -> str:
+def _select_sql(model, where_column, order_by=()) -> str:
+    """``SELECT`` every column of ``model``'s table ``WHERE <where_column> = %s``, built once."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
-    order = ", ".join(quote(model._meta.get_field(name).column) for name in ITEM_ORDER)
-    return (
-        f"SELECT {columns} FROM {quote(model._meta.db_table)}"
-        f" WHERE {quote('conference_id')} = %s ORDER BY {order}"
-    )
+    sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(where_column)} = %s"
+    if order_by:
+        columns = [quote(model._meta.get_field(name).column) for name in order_by]
+        sql += " ORDER BY " + ", ".join(columns)
+    return sql
+
+
+@functools.cache
+def _converters(model, vendor):
+    """Per column of ``model``, what turns the database's value into the field's.
+
+    SQLite answers text for datetimes and numbers for decimals and booleans;
+    PostgreSQL's driver already answers Python values for most columns.
+    """
+    converters = []
+    for index, model_field in enumerate(model._meta.concrete_fields):
+        column = model_field.get_col(model._meta.db_table)
+        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if functions:
+            converters.append((index, column, functions))
+    return converters
+
+
+def load_rows(model, sql, params) -> list:
+    """Model instances from a statement selecting every column of ``model`` in field order.
+
+    What ``Model.objects.raw()`` does, without its per-call work of matching
+    columns to fields: the seat check runs this on every order, under the lock.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    converters = _converters(model, connection.vendor)
+    field_names = [model_field.attname for model_field in model._meta.concrete_fields]
+    instances = []
+    for row in rows:
+        if converters:
+            row = list(row)
+            for index, column, functions in converters:
+                for function in functions:
+                    row[index] = function(row[index], column, connection)
+        instances.append(model.from_db(connection.alias, field_names, row))
+    return instances
 
 
 def conference_items(model, conference) -> list:
     """One conference's TicketType or AddOn rows (``model``), in listing order (ITEM_ORDER).
 
-    The statement is built once and run through ``raw()``: the snapshot runs on
-    every order and every page view, and compiling the same ORM query each time
-    cost more than running it.
+    The statement is built once: the snapshot runs on every order and every page
+    view, and compiling the same ORM query each time cost more than running it.
     """
     conference_pk = conference.pk if isinstance(conference, Conference) else conference
-    return list(model.objects.raw(_items_sql(model), [conference_pk]))
+    return load_rows(model, _select_sql(model, "conference_id", ITEM_ORDER), [conference_pk])
 
 
 def _min_remaining(own, venue):
