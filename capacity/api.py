@@ -23,7 +23,7 @@ from conference.models import Conference
 from registration.models import AddOn, Order, OrderLineItem, TicketType
 
 from .models import BlockedSeats, CapacityChange
-from .services import get_availability
+from .services import conference_by_slug, get_availability
 
 GENERATION_KEY = "seatkeeper:availability:generation"
 
@@ -102,7 +102,7 @@ def conference_availability(request, slug):
     """``GET /api/conferences/<slug>/availability``: the availability snapshot as JSON."""
 
     def compute():
-        conference = Conference.objects.filter(slug=slug).first()
+        conference = conference_by_slug(slug)
         return None if conference is None else availability_payload(conference)
 
     payload = cached_for_conference("api", slug, compute)

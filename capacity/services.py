@@ -367,6 +367,13 @@ def load_rows(model, sql, params) -> list:
     return instances
 
 
+def conference_by_slug(slug) -> Conference | None:
+    """The conference a public page names, or None; with a statement built once
+    (every ticket page, order and poll starts here)."""
+    rows = load_rows(Conference, _select_sql(Conference, "slug"), [slug])
+    return rows[0] if rows else None
+
+
 def conference_items(model, conference) -> list:
     """One conference's TicketType or AddOn rows (``model``), in listing order (ITEM_ORDER).
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django.views.decorators.vary import vary_on_headers
 
 from capacity.api import cached_for_conference, public_cache_control
-from capacity.services import get_availability
+from capacity.services import conference_by_slug, get_availability
 from conference.models import Conference
 
 from . import payments, services
@@ -82,7 +82,9 @@ def _render_ticket_page(request, conference, availability, offers, form, status=
 @require_http_methods(["GET", "HEAD", "POST"])
 def conference_page(request, slug):
     """The ticket page; its order form posts back here and places the order."""
-    conference = get_object_or_404(Conference, slug=slug)
+    conference = conference_by_slug(slug)
+    if conference is None:
+        raise Http404("No such conference.")
     if request.method != "POST":
         availability = get_availability(conference)
         offers = offers_for(availability)
@@ -118,7 +120,7 @@ def _live_state(slug):
     """(version, html) of the ticket page's live pieces, cached; None for an unknown slug."""
 
     def compute():
-        conference = Conference.objects.filter(slug=slug).first()
+        conference = conference_by_slug(slug)
         if conference is None:
             return None
         availability = get_availability(conference)
@@ -152,7 +154,7 @@ def embed_banner(request, slug):
     """The venue banner alone, for a conference's own website (in an iframe, or fetched)."""
 
     def compute():
-        conference = Conference.objects.filter(slug=slug).first()
+        conference = conference_by_slug(slug)
         if conference is None:
             return None
         banner = render_to_string(
