@@ -17,6 +17,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -176,10 +177,10 @@ def gunicorn(env, *, port=8201, workers=5, threads=1, log_path=None):
         log.close()
 
 
-def _cpu_seconds_where(predicate):
-    """CPU seconds (user + system) used so far by the processes whose /proc entry matches."""
+def _cpu_seconds_by_pid(predicate) -> dict:
+    """{pid: CPU seconds (user + system) so far} of the processes whose /proc entry matches."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    seconds = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             if not predicate(pid):
@@ -188,32 +189,63 @@ def _cpu_seconds_where(predicate):
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:  # the process ended meanwhile
             continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
 
 
-def server_cpu_seconds(port, database):
-    """CPU seconds so far of gunicorn on ``port`` and of PostgreSQL serving ``database``.
+class ServerCPU:
+    """CPU seconds spent by gunicorn on ``port`` and by PostgreSQL serving ``database``
+    between ``start()`` and ``stop()``.
 
     gunicorn's processes are found by the ``GUNICORN_BIND`` in their environment;
-    PostgreSQL's by their process title (``postgres: [cluster:] user database host …``), so
-    neither other work on the machine nor PostgreSQL's background processes count.
-    Used to say where the CPU of a benchmark went, per request.
+    PostgreSQL's by their process title (``postgres: [cluster:] user database host …``),
+    so neither other work on the machine nor PostgreSQL's background processes
+    count. Processes come and go (a connection older than ``CONN_MAX_AGE`` is
+    replaced), so a thread samples them twice a second and each process counts
+    from its first sample to its last.
     """
 
-    def is_gunicorn(pid):
-        with open(f"/proc/{pid}/environ", "rb") as environ:
-            return f"GUNICORN_BIND=127.0.0.1:{port}".encode() in environ.read().split(b"\0")
+    def __init__(self, port, database):
+        gunicorn_bind = f"GUNICORN_BIND=127.0.0.1:{port}".encode()
+        backend = f" {database} ".encode()
 
-    def is_backend(pid):
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            title = cmdline.read()
-        return title.startswith(b"postgres: ") and f" {database} ".encode() in title
+        def is_gunicorn(pid):
+            with open(f"/proc/{pid}/environ", "rb") as environ:
+                return gunicorn_bind in environ.read().split(b"\0")
 
-    return {
-        "gunicorn": _cpu_seconds_where(is_gunicorn),
-        "postgresql": _cpu_seconds_where(is_backend),
-    }
+        def is_backend(pid):
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                title = cmdline.read()
+            return title.startswith(b"postgres: ") and backend in title
+
+        self.groups = {"gunicorn": is_gunicorn, "postgresql": is_backend}
+        self.first, self.last = {}, {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self):
+        for name, predicate in self.groups.items():
+            for pid, seconds in _cpu_seconds_by_pid(predicate).items():
+                self.first.setdefault((name, pid), seconds)
+                self.last[(name, pid)] = seconds
+
+    def _run(self):
+        while not self._stop.wait(0.5):
+            self._sample()
+
+    def start(self):
+        self._sample()
+        self._thread.start()
+
+    def stop(self) -> dict:
+        """{"gunicorn": seconds, "postgresql": seconds} since ``start()``."""
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        spent = dict.fromkeys(self.groups, 0.0)
+        for (name, pid), seconds in self.last.items():
+            spent[name] += seconds - self.first[(name, pid)]
+        return spent
 
 
 # --- bulk data (in a process where setup_django ran) ---------------------------------

@@ -92,11 +92,6 @@ async def gather_limited(coroutines, limit):
     await asyncio.gather(*(run(c) for c in coroutines))
 
 
-def cpu_seconds(port, database):
-    """CPU seconds so far: gunicorn, PostgreSQL serving the rush, and this load generator."""
-    return {**common.server_cpu_seconds(port, database), "load generator": time.process_time()}
-
-
 async def rush(base, database, buyers, concurrency):
     """Open every buyer's page, then time the POSTs. Returns (seconds, outcomes,
     latencies, CPU seconds spent during the POSTs by gunicorn, PostgreSQL and this process)."""
@@ -105,14 +100,15 @@ async def rush(base, database, buyers, concurrency):
         outcomes = collections.Counter()
         latencies = {"all": [], "placed": []}
         random.shuffle(buyers)
-        cpu_before = cpu_seconds(client.port, database)
+        server_cpu = common.ServerCPU(client.port, database)
+        server_cpu.start()
+        own_cpu = time.process_time()
         started = time.perf_counter()
         await gather_limited(
             [place(client, buyer, outcomes, latencies) for buyer in buyers], concurrency
         )
         seconds = time.perf_counter() - started
-        cpu_after = cpu_seconds(client.port, database)
-        cpu = {name: spent - cpu_before[name] for name, spent in cpu_after.items()}
+        cpu = {**server_cpu.stop(), "load generator": time.process_time() - own_cpu}
         return seconds, outcomes, latencies, cpu
 
 
