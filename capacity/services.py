@@ -345,26 +345,30 @@ def _converters(model, vendor):
     return converters
 
 
-def load_rows(model, sql, params) -> list:
-    """Model instances from a statement selecting every column of ``model`` in field order.
+def _instances(model, rows, indexes=None) -> list:
+    """Model instances from result rows holding every column of ``model``.
 
-    What ``Model.objects.raw()`` does, without its per-call work of matching
-    columns to fields: the seat check runs this on every order, under the lock.
+    ``indexes``: where each of the model's columns sits in a row (default: the
+    model's own column order). What ``Model.objects.raw()`` does, without its
+    per-call work of matching columns to fields.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
     converters = _converters(model, connection.vendor)
     field_names = [model_field.attname for model_field in model._meta.concrete_fields]
     instances = []
     for row in rows:
-        if converters:
-            row = list(row)
-            for index, column, functions in converters:
-                for function in functions:
-                    row[index] = function(row[index], column, connection)
-        instances.append(model.from_db(connection.alias, field_names, row))
+        values = [row[index] for index in indexes] if indexes else list(row)
+        for index, column, functions in converters:
+            for function in functions:
+                values[index] = function(values[index], column, connection)
+        instances.append(model.from_db(connection.alias, field_names, values))
     return instances
+
+
+def load_rows(model, sql, params) -> list:
+    """Model instances from a statement selecting every column of ``model`` in field order."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return _instances(model, cursor.fetchall())
 
 
 def conference_by_slug(slug) -> Conference | None:
@@ -374,14 +378,56 @@ def conference_by_slug(slug) -> Conference | None:
     return rows[0] if rows else None
 
 
-def conference_items(model, conference) -> list:
-    """One conference's TicketType or AddOn rows (``model``), in listing order (ITEM_ORDER).
+CATALOGUE = (TicketType, AddOn)
 
-    The statement is built once: the snapshot runs on every order and every page
-    view, and compiling the same ORM query each time cost more than running it.
+
+@functools.cache
+def _catalogue_sql() -> tuple[str, dict]:
+    """One statement for the ticket types and the add-ons of a conference, and
+    where each model's columns sit in its rows: ``{model: [index, …]}``.
+
+    A ``UNION ALL`` over the columns of both tables (NULL where a table lacks
+    one); the first column says which table a row comes from.
+    """
+    quote = connection.ops.quote_name
+    columns = []
+    for model in CATALOGUE:
+        columns += [f.column for f in model._meta.concrete_fields if f.column not in columns]
+    branches = []
+    for kind, model in enumerate(CATALOGUE):
+        own = {f.column for f in model._meta.concrete_fields}
+        selected = ", ".join(quote(c) if c in own else "NULL" for c in columns)
+        table = quote(model._meta.db_table)
+        branches.append(
+            f"SELECT {kind} AS catalogue_kind, {selected} FROM {table}"
+            f" WHERE {quote('conference_id')} = %s"
+        )
+    order = ", ".join(quote(TicketType._meta.get_field(name).column) for name in ITEM_ORDER)
+    sql = " UNION ALL ".join(branches) + f" ORDER BY catalogue_kind, {order}"
+    indexes = {
+        model: [1 + columns.index(f.column) for f in model._meta.concrete_fields]
+        for model in CATALOGUE
+    }
+    return sql, indexes
+
+
+def conference_catalogue(conference) -> tuple[list, list]:
+    """(ticket types, add-ons) of one conference, each in listing order (ITEM_ORDER).
+
+    One statement, built once: the snapshot runs on every order and every page
+    view, under the lock for orders, and compiling the ORM queries each time
+    cost more than running them.
     """
     conference_pk = conference.pk if isinstance(conference, Conference) else conference
-    return load_rows(model, _select_sql(model, "conference_id", ITEM_ORDER), [conference_pk])
+    sql, indexes = _catalogue_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [conference_pk] * len(CATALOGUE))
+        rows = cursor.fetchall()
+    ticket_types, addons = (
+        _instances(model, [row for row in rows if row[0] == kind], indexes[model])
+        for kind, model in enumerate(CATALOGUE)
+    )
+    return ticket_types, addons
 
 
 def _min_remaining(own, venue):
@@ -395,8 +441,9 @@ def _min_remaining(own, venue):
 def get_availability(conference, *, now=None, counts=None) -> Availability:
     """The availability snapshot of a conference, in a constant number of queries.
 
-    Four queries whatever the number of ticket types and add-ons: ticket types,
-    add-ons, one grouped count of lines, one grouped count of blocked seats.
+    Three queries whatever the number of ticket types and add-ons: the
+    catalogue (ticket types and add-ons together), the seat counts, one grouped
+    count of blocked seats.
     Inactive ticket types and add-ons are included (with their sale state), in
     the order the ticket page lists them (position, price, name); each entry
     carries its row as ``item``.
@@ -413,7 +460,8 @@ def get_availability(conference, *, now=None, counts=None) -> Availability:
     ticket_types = []
     # Not the models' default ordering: it starts with the conference, which
     # costs a join with it on every snapshot.
-    for ticket_type in conference_items(TicketType, conference):
+    catalogue_ticket_types, catalogue_addons = conference_catalogue(conference)
+    for ticket_type in catalogue_ticket_types:
         sold = counts.ticket_sold.get(ticket_type.pk, 0)
         held = counts.ticket_held.get(ticket_type.pk, 0)
         blocked = blocked_per_type.get(ticket_type.pk, 0)
@@ -436,7 +484,7 @@ def get_availability(conference, *, now=None, counts=None) -> Availability:
             )
         )
     addons = []
-    for addon in conference_items(AddOn, conference):
+    for addon in catalogue_addons:
         sold = counts.addon_sold.get(addon.pk, 0)
         held = counts.addon_held.get(addon.pk, 0)
         own = _remaining(addon.total_quantity, sold + held)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django import forms
 from django.conf import settings
 
-from capacity.services import Availability, ItemAvailability, conference_items
+from capacity.services import Availability, ItemAvailability, conference_catalogue
 
 from .models import AddOn, TicketType
 
@@ -77,14 +77,14 @@ def offers_for(availability: Availability) -> list[Offer]:
 
 
 def form_offers(conference) -> list[Offer]:
-    """The conference's ticket types and add-ons without their availability, in two queries.
+    """The conference's ticket types and add-ons without their availability, in one query.
 
     Enough to read a posted order form (its fields are named after them); whether
     anything can be bought is decided by ``place_order`` under the lock, which
     counts the seats itself.
     """
-    items = conference_items(TicketType, conference) + conference_items(AddOn, conference)
-    return [Offer(item=item, state=None) for item in items]
+    ticket_types, addons = conference_catalogue(conference)
+    return [Offer(item=item, state=None) for item in (*ticket_types, *addons)]
 
 
 class QuantityField(forms.IntegerField):

@@ -20,13 +20,14 @@ pytestmark = pytest.mark.django_db
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 SAVEPOINT = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
-# conference, ticket types + add-ons for the form; lock, seat counts, blocked
-# seats, ticket types, add-ons (the snapshot under the lock); order, lines.
-ORDER_PLACED = 10
+# conference, the catalogue (ticket types and add-ons in one statement) for the
+# form; lock, seat counts, blocked seats, catalogue (the snapshot under the
+# lock); order, lines.
+ORDER_PLACED = 8
 # The same up to the snapshot; the refusal is shown from that snapshot.
-ORDER_REFUSED = 8
-# conference, then the snapshot's four.
-TICKET_PAGE = 5
+ORDER_REFUSED = 6
+# conference, then the snapshot's three.
+TICKET_PAGE = 4
 
 
 @pytest.fixture(autouse=True)
@@ -111,7 +112,7 @@ def test_a_refused_order_is_shown_from_the_snapshot_it_was_refused_on():
     assert sum("registration_seatcounter" in statement for statement in sql) == 1
 
 
-def test_the_ticket_page_costs_five_statements_and_writes_no_session():
+def test_the_ticket_page_costs_four_statements_and_writes_no_session():
     conference = shop(30)
     client = Client()
     response, sql = statements_of(client, "get", f"/{conference.slug}/")
