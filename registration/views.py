@@ -67,7 +67,10 @@ def _render_live_state(conference, availability, offers):
 
 
 def _render_ticket_page(request, conference, availability, offers, form, status=200):
-    live_version, _ = _render_live_state(conference, availability, offers)
+    # A refused order names no version: its page's first poll brings whatever
+    # the live state is by then. Rendering the live pieces only to hash them was
+    # a sixth of a refusal's cost, and refusals are most of a sold-out rush.
+    live_version = "" if status != 200 else _render_live_state(conference, availability, offers)[0]
     context = {
         **_live_context(conference, availability, offers),
         "form": form,

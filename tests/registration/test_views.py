@@ -306,6 +306,24 @@ def test_poll_swaps_banner_and_badges_when_seats_run_out(client, shop):
     assert "hx-preserve" in regular
 
 
+def test_a_refused_order_page_names_no_version_so_its_first_poll_brings_the_state(client, shop):
+    make_order(shop["conference"], tickets=[(shop["student"], 4)])
+    html = _refused(
+        client, shop, order_form(**{"ticket-student": "1"}), message="Student is sold out."
+    )
+    slug = shop["conference"].slug
+    assert f'hx-get="/{slug}/live/?version="' in html
+    response = client.get(f"/{slug}/live/?version=", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert re.search(r'id="status-ticket-student" hx-swap-oob="innerHTML">.*?Sold out', body, re.S)
+    # From then on the page polls with the version it was given.
+    assert (
+        client.get(f"/{slug}/live/?version={_version(body)}", HTTP_HX_REQUEST="true").status_code
+        == 204
+    )
+
+
 def test_poll_of_unknown_conference_is_404(client):
     assert client.get("/nope/live/").status_code == 404
 
