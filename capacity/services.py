@@ -30,6 +30,7 @@ from registration.counters import VENUE, seat_totals, venue_seats_taken
 from registration.models import AddOn, OrderLineItem, TicketType
 
 from .models import BlockedSeats, CapacityChange
+from .rows import instances_from_rows, load_rows, select_sql
 
 # --- the lock -----------------------------------------------------------------
 
@@ -44,7 +45,7 @@ def lock_conference(conference) -> Conference:
     if not connection.in_atomic_block:
         raise TransactionManagementError("The conference lock needs transaction.atomic.")
     conference_pk = conference.pk if isinstance(conference, Conference) else conference
-    sql = _select_sql(Conference, "id")
+    sql = select_sql(Conference, "id")
     if settings.SEATKEEPER_SEAT_LOCK and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
     rows = load_rows(Conference, sql, [conference_pk])
@@ -317,64 +318,10 @@ class Availability:
 ITEM_ORDER = ("position", "price", "name")
 
 
-@functools.cache
-def _select_sql(model, where_column, order_by=()) -> str:
-    """``SELECT`` every column of ``model``'s table ``WHERE <where_column> = %s``, built once."""
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
-    sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(where_column)} = %s"
-    if order_by:
-        columns = [quote(model._meta.get_field(name).column) for name in order_by]
-        sql += " ORDER BY " + ", ".join(columns)
-    return sql
-
-
-@functools.cache
-def _converters(model, vendor):
-    """Per column of ``model``, what turns the database's value into the field's.
-
-    SQLite answers text for datetimes and numbers for decimals and booleans;
-    PostgreSQL's driver already answers Python values for most columns.
-    """
-    converters = []
-    for index, model_field in enumerate(model._meta.concrete_fields):
-        column = model_field.get_col(model._meta.db_table)
-        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        if functions:
-            converters.append((index, column, functions))
-    return converters
-
-
-def _instances(model, rows, indexes=None) -> list:
-    """Model instances from result rows holding every column of ``model``.
-
-    ``indexes``: where each of the model's columns sits in a row (default: the
-    model's own column order). What ``Model.objects.raw()`` does, without its
-    per-call work of matching columns to fields.
-    """
-    converters = _converters(model, connection.vendor)
-    field_names = [model_field.attname for model_field in model._meta.concrete_fields]
-    instances = []
-    for row in rows:
-        values = [row[index] for index in indexes] if indexes else list(row)
-        for index, column, functions in converters:
-            for function in functions:
-                values[index] = function(values[index], column, connection)
-        instances.append(model.from_db(connection.alias, field_names, values))
-    return instances
-
-
-def load_rows(model, sql, params) -> list:
-    """Model instances from a statement selecting every column of ``model`` in field order."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return _instances(model, cursor.fetchall())
-
-
 def conference_by_slug(slug) -> Conference | None:
     """The conference a public page names, or None; with a statement built once
     (every ticket page, order and poll starts here)."""
-    rows = load_rows(Conference, _select_sql(Conference, "slug"), [slug])
+    rows = load_rows(Conference, select_sql(Conference, "slug"), [slug])
     return rows[0] if rows else None
 
 
@@ -424,7 +371,7 @@ def conference_catalogue(conference) -> tuple[list, list]:
         cursor.execute(sql, [conference_pk] * len(CATALOGUE))
         rows = cursor.fetchall()
     ticket_types, addons = (
-        _instances(model, [row for row in rows if row[0] == kind], indexes[model])
+        instances_from_rows(model, [row for row in rows if row[0] == kind], indexes[model])
         for kind, model in enumerate(CATALOGUE)
     )
     return ticket_types, addons

@@ -15,7 +15,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 
+from capacity.api import forget_cached_availability
 from capacity.models import CapacityChange
+from capacity.rows import insert_rows
 from capacity.services import (
     clean_reason,
     get_availability,
@@ -163,9 +165,16 @@ def _clean_buyer(email, name):
     return email, name
 
 
-def _write_lines(order, lines, *, free=False):
-    """Write an order's RequestedLines, at list price or (comp tickets) free."""
-    OrderLineItem.objects.bulk_create(
+def _write_order(order, lines, *, free=False):
+    """Insert a new order and its RequestedLines (at list price or, comp tickets, free).
+
+    Two statements built once (``capacity.rows.insert_rows``): this runs under
+    the conference lock on every order. No signals are sent, so the cached
+    availability is cleared here.
+    """
+    insert_rows(Order, [order])
+    insert_rows(
+        OrderLineItem,
         [
             OrderLineItem(
                 order=order,
@@ -178,8 +187,9 @@ def _write_lines(order, lines, *, free=False):
                 line_total=Decimal("0") if free else line.item.price * line.quantity,
             )
             for line in lines
-        ]
+        ],
     )
+    forget_cached_availability()
 
 
 def place_order(*, conference, email, name, tickets, addons=None) -> Order:
@@ -215,8 +225,7 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
         else:
             order.status = Order.Status.PENDING
             order.hold_expires_at = now + timedelta(minutes=conference.hold_minutes)
-        order.save()
-        _write_lines(order, lines)
+        _write_order(order, lines)
         if order.status == Order.Status.PAID:
             confirm_payment_on_commit(order)
         return order
@@ -386,7 +395,7 @@ def issue_comp_order(*, conference, email, name, tickets, reason, user, addons=N
             raise ValidationError(problems)
         now = timezone.now()
         before = get_availability(conference, now=now)
-        order = Order.objects.create(
+        order = Order(
             conference=conference,
             email=email,
             name=name,
@@ -396,7 +405,7 @@ def issue_comp_order(*, conference, email, name, tickets, reason, user, addons=N
             payment_provider="comp",
             is_comp=True,
         )
-        _write_lines(order, lines, free=True)
+        _write_order(order, lines, free=True)
         after = get_availability(conference)
         contents = ", ".join(f"{line.quantity} × {line.item.name}" for line in lines)
         record_capacity_change(

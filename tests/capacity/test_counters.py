@@ -451,14 +451,14 @@ def free_venue(transactional_db):
 
 def fail_after_writing_lines(monkeypatch, failure):
     """Make place_order's line insert succeed, then fail before the transaction commits."""
-    real_bulk_create = OrderLineItem.objects.bulk_create
+    real_insert_rows = services.insert_rows
 
-    def bulk_create_then_fail(*args, **kwargs):
-        created = real_bulk_create(*args, **kwargs)
-        failure()
-        return created
+    def insert_then_fail(model, instances):
+        real_insert_rows(model, instances)
+        if model is OrderLineItem:
+            failure()
 
-    monkeypatch.setattr(OrderLineItem.objects, "bulk_create", bulk_create_then_fail)
+    monkeypatch.setattr(services, "insert_rows", insert_then_fail)
 
 
 def test_an_error_after_the_counter_moved_rolls_everything_back(free_venue, monkeypatch):

@@ -1,0 +1,110 @@
+"""Reading and writing model rows with statements built once.
+
+The order path runs on every order, much of it under the conference lock.
+Compiling the same ORM queries on every call (and ``raw()`` matching columns to
+fields on every call) cost more than running them, so the statements of that
+path are built once per model and rows are turned into instances directly.
+Everything else keeps using the ORM.
+"""
+
+import functools
+
+from django.db import connection
+
+
+@functools.cache
+def select_sql(model, where_column, order_by=()) -> str:
+    """``SELECT`` every column of ``model``'s table ``WHERE <where_column> = %s``, built once."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
+    sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {quote(where_column)} = %s"
+    if order_by:
+        columns = [quote(model._meta.get_field(name).column) for name in order_by]
+        sql += " ORDER BY " + ", ".join(columns)
+    return sql
+
+
+@functools.cache
+def _converters(model, vendor):
+    """Per column of ``model``, what turns the database's value into the field's.
+
+    SQLite answers text for datetimes and numbers for decimals and booleans;
+    PostgreSQL's driver already answers Python values for most columns.
+    """
+    converters = []
+    for index, model_field in enumerate(model._meta.concrete_fields):
+        column = model_field.get_col(model._meta.db_table)
+        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if functions:
+            converters.append((index, column, functions))
+    return converters
+
+
+def instances_from_rows(model, rows, indexes=None) -> list:
+    """Model instances from result rows holding every column of ``model``.
+
+    ``indexes``: where each of the model's columns sits in a row (default: the
+    model's own column order). What ``Model.objects.raw()`` does, without its
+    per-call work of matching columns to fields.
+    """
+    converters = _converters(model, connection.vendor)
+    field_names = [model_field.attname for model_field in model._meta.concrete_fields]
+    instances = []
+    for row in rows:
+        values = [row[index] for index in indexes] if indexes else list(row)
+        for index, column, functions in converters:
+            for function in functions:
+                values[index] = function(values[index], column, connection)
+        instances.append(model.from_db(connection.alias, field_names, values))
+    return instances
+
+
+def load_rows(model, sql, params) -> list:
+    """Model instances from a statement selecting every column of ``model`` in field order."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return instances_from_rows(model, cursor.fetchall())
+
+
+@functools.cache
+def _insert_sql(model, rows, returning) -> str:
+    quote = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)}"
+        f" ({', '.join(quote(f.column) for f in fields)}) VALUES {', '.join([one_row] * rows)}"
+    )
+    if returning:
+        sql += f" RETURNING {quote(model._meta.pk.column)}"
+    return sql
+
+
+def insert_rows(model, instances) -> None:
+    """Insert new ``instances`` of ``model`` (auto primary key) in one statement,
+    and give them their primary keys where the database can return them.
+
+    What ``Model.save()`` and ``bulk_create()`` do for a plain model, values
+    prepared field by field the same way (``pre_save``, then
+    ``get_db_prep_save``), but no signals are sent: callers that need what a
+    signal does (clearing cached availability) do it themselves.
+    """
+    if not instances:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    params = [
+        f.get_db_prep_save(f.pre_save(instance, add=True), connection)
+        for instance in instances
+        for f in fields
+    ]
+    returning = connection.features.can_return_rows_from_bulk_insert
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(model, len(instances), returning), params)
+        pks = [row[0] for row in cursor.fetchall()] if returning else []
+        if not returning and len(instances) == 1:
+            pks = [cursor.lastrowid]
+    for n, instance in enumerate(instances):
+        if n < len(pks):
+            instance.pk = pks[n]
+        instance._state.adding = False
+        instance._state.db = connection.alias
