@@ -187,6 +187,13 @@ SEATKEEPER_SEAT_LOCK = True
 # Seconds to sleep between the seat checks and the writes. Tests set it to widen
 # the race window; it is 0 in every real deployment.
 SEATKEEPER_PAUSE_AFTER_CHECK = 0.0
+# On PostgreSQL, commit a new hold (a PENDING order) without waiting for its WAL
+# to reach the disk. The conference lock is held until the commit returns, so
+# that wait would be spent by every order of the conference one after another.
+# A PostgreSQL crash can then lose the holds of the last moments (never a
+# payment: paying commits synchronously, which also flushes every earlier hold).
+# Nothing can be oversold: a lost hold's seats are lost with it. See docs/deploy.md.
+SEATKEEPER_ASYNC_HOLD_COMMIT = env_bool("SEATKEEPER_ASYNC_HOLD_COMMIT", True)
 # Most add-ons of one kind in a single order.
 SEATKEEPER_ADDON_MAX_PER_ORDER = 10
 # Dashboard poll interval, in seconds.

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from registration import services
 from registration.models import Order
 from tests.factories import make_addon, make_conference, make_order, make_ticket_type
 
@@ -22,8 +23,9 @@ SAVEPOINT = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
 # conference, the catalogue (ticket types and add-ons in one statement) for the
 # form; lock, seat counts, blocked seats, catalogue (the snapshot under the
-# lock); order, lines.
-ORDER_PLACED = 8
+# lock); order, lines. On PostgreSQL one more: a hold commits without waiting
+# for the disk (SEATKEEPER_ASYNC_HOLD_COMMIT).
+ORDER_PLACED = 8 + (connection.vendor == "postgresql")
 # The same up to the snapshot; the refusal is shown from that snapshot.
 ORDER_REFUSED = 6
 # conference, then the snapshot's three.
@@ -130,3 +132,40 @@ def test_an_anonymous_order_post_neither_reads_nor_writes_a_session():
     assert response.status_code == 302
     assert not any("django_session" in statement for statement in sql)
     assert "sessionid" not in response.cookies
+
+
+def synchronous_commit():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+def place(conference, price):
+    ticket_type = conference.ticket_types.get(slug="type-0")
+    ticket_type.price = price
+    ticket_type.save()
+    with CaptureQueriesContext(connection) as captured:
+        order = services.place_order(
+            conference=conference, email="a@example.com", name="Ada", tickets={ticket_type: 1}
+        )
+    return order, [query["sql"] for query in captured]
+
+
+def test_a_new_hold_commits_without_waiting_for_the_disk():
+    order, sql = place(shop(3), price=10)
+    assert order.status == Order.Status.PENDING
+    if connection.vendor == "postgresql":
+        assert "SET LOCAL synchronous_commit TO OFF" in sql
+        assert synchronous_commit() == "off"  # for the rest of this transaction only
+    else:
+        assert not any(statement.startswith("SET") for statement in sql)
+
+
+@pytest.mark.parametrize("price", [0, 10])
+def test_a_paid_order_or_a_hold_with_the_setting_off_waits_for_the_disk(settings, price):
+    settings.SEATKEEPER_ASYNC_HOLD_COMMIT = price == 0  # a free order is paid at once
+    order, sql = place(shop(3), price=price)
+    assert order.status == (Order.Status.PAID if price == 0 else Order.Status.PENDING)
+    assert not any("synchronous_commit" in statement for statement in sql)
+    if connection.vendor == "postgresql":
+        assert synchronous_commit() == "on"
