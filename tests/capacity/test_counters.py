@@ -7,7 +7,7 @@ and the venue count that ``get_global_sold_count`` answers, the last two at
 several moments around now.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -559,4 +559,16 @@ def test_the_migration_counts_sold_and_held_seats_of_an_existing_database():
     assert seat_triggers_installed()
     assert counter(conference, VENUE) == 7
     assert held_counter(conference, VENUE) == 7
+    assert_counts_match_lines(conference)
+
+
+def test_a_hold_dated_before_1970_lands_in_the_same_minute_in_sql_and_python(venue):
+    """SQLite's integer division truncates towards zero; the triggers must floor."""
+    conference, ticket_type, _ = venue
+    order = make_order(conference, Order.Status.PENDING, tickets=[(ticket_type, 2)])
+    before_1970 = datetime(1969, 12, 31, 23, 59, 30, tzinfo=UTC)
+    Order.objects.filter(pk=order.pk).update(hold_expires_at=before_1970)
+    assert bucket(order) == -1
+    assert counter(conference, VENUE, minute=-1) == 2
+    assert counter(conference, VENUE) == 0  # nothing sold
     assert_counts_match_lines(conference)
