@@ -1,9 +1,9 @@
 """Seat counters for held seats too: a bucket per hold expiry minute beside the committed one.
 
-The rows already stored become the committed bucket (``expires_minute = 0``);
-the triggers are replaced by ones that also keep the held buckets, and every
-counter is recounted from the lines, so an existing database leaves this
-migration with its holds counted.
+The rows already stored become the committed bucket (``expires_minute = 0``).
+0002's triggers are dropped here; the post_migrate handler then installs the
+ones that also keep the held buckets and recounts every counter from the lines,
+so an existing database leaves ``migrate`` with its holds counted.
 """
 
 from django.db import migrations, models
@@ -31,27 +31,6 @@ def drop_committed_only_triggers(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         for statement in DROP_0002_OBJECTS:
             schema_editor.execute(statement)
-
-
-def install_triggers(apps, schema_editor):
-    """Install the counter triggers and recount every bucket from the lines.
-
-    PostgreSQL gets them here. SQLite gets them from the post_migrate handler
-    (registration.counters), which recounts too: a later migration rebuilding
-    registration_order or its lines would fail while a trigger on the other
-    table reads it, so on SQLite they are dropped before and installed after
-    every migrate run.
-    """
-    from registration import counters
-
-    connection = schema_editor.connection
-    if connection.vendor == "postgresql":
-        counters.install_seat_triggers(connection)
-        counters.rebuild_seat_counters(connection)
-    elif connection.vendor != "sqlite":
-        raise NotImplementedError(
-            f"Seat counter triggers exist for PostgreSQL and SQLite, not {connection.vendor}."
-        )
 
 
 def drop_held_buckets(apps, schema_editor):
@@ -94,5 +73,10 @@ class Migration(migrations.Migration):
                 name="seat_counter_one_per_bucket",
             ),
         ),
-        migrations.RunPython(install_triggers, drop_held_buckets),
+        # Forwards, the new triggers and a recount of every bucket come from the
+        # post_migrate handler (registration.counters.after_migrate) on both
+        # databases: it finds the triggers gone, installs the current ones and
+        # rebuilds every counter. Installing them here would tie this migration
+        # to the code of every later release.
+        migrations.RunPython(migrations.RunPython.noop, drop_held_buckets),
     ]
