@@ -198,9 +198,13 @@ def _commit_hold_without_waiting_for_disk():
 
     Only for a new hold: the lock is released at the commit, so waiting for the
     disk there would make every order of the conference wait for it in turn.
-    See ``SEATKEEPER_ASYNC_HOLD_COMMIT`` for what a crash can cost.
+    See ``SEATKEEPER_ASYNC_HOLD_COMMIT`` for what a crash can cost. Only when
+    ``place_order``'s transaction is the outermost one: ``SET LOCAL`` lasts
+    until the outermost transaction ends, and a caller's enclosing transaction
+    may go on to write what must wait for the disk (a payment).
     """
-    if settings.SEATKEEPER_ASYNC_HOLD_COMMIT and connection.vendor == "postgresql":
+    outermost = len(connection.atomic_blocks) == 1
+    if settings.SEATKEEPER_ASYNC_HOLD_COMMIT and outermost and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
