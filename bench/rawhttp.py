@@ -20,6 +20,10 @@ class HTTPError(Exception):
     """The connection failed or the response could not be read."""
 
 
+class _ClosedUnanswered(Exception):
+    """The server closed the connection without a byte of an answer."""
+
+
 class Response:
     __slots__ = ("status_code", "headers", "content")
 
@@ -46,7 +50,10 @@ class Response:
 
 
 class Client:
-    """Up to ``limit`` connections to one ``http://host:port``, reused while the server allows."""
+    """Connections to one ``http://host:port``, reused while the server allows.
+
+    As many connections as requests in flight: callers bound those (a semaphore).
+    """
 
     def __init__(self, base, *, timeout=30.0):
         self.base = base
@@ -82,26 +89,42 @@ class Client:
         if body or method == "POST":
             head.append(b"Content-Length: %d" % len(body))
         payload = b"\r\n".join(head) + b"\r\n\r\n" + body
-        if self._idle:
-            # A kept-alive connection the server closed meanwhile (gunicorn's
-            # keepalive is 5 s) fails before the request is read: retry on a new one.
-            connection = self._idle.pop()
-            try:
-                return await asyncio.wait_for(self._exchange(connection, payload), self.timeout)
-            except (OSError, asyncio.IncompleteReadError):
-                connection[1].close()
         try:
+            if self._idle:
+                connection = self._idle.pop()
+                try:
+                    return await self._exchange(connection, payload, method)
+                except _ClosedUnanswered:
+                    # gunicorn closed the kept-alive connection meanwhile (its
+                    # keepalive is 5 s) before reading the request: send it again
+                    # on a new one. Any other failure is not retried, as the
+                    # request (an order) may have been carried out.
+                    pass
             connection = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port), self.timeout
             )
-            return await asyncio.wait_for(self._exchange(connection, payload), self.timeout)
-        except (OSError, asyncio.IncompleteReadError) as error:  # TimeoutError is an OSError
+            return await self._exchange(connection, payload, method)
+        except (OSError, asyncio.IncompleteReadError, _ClosedUnanswered) as error:
             raise HTTPError(f"{method} {path}: {type(error).__name__}") from error
 
-    async def _exchange(self, connection, payload):
+    async def _exchange(self, connection, payload, method):
+        try:
+            return await asyncio.wait_for(self._read(connection, payload, method), self.timeout)
+        except BaseException:
+            connection[1].close()
+            raise
+
+    async def _read(self, connection, payload, method):
         reader, writer = connection
         writer.write(payload)
-        status_line = await reader.readuntil(b"\r\n")
+        try:
+            status_line = await reader.readuntil(b"\r\n")
+        except (ConnectionResetError, BrokenPipeError) as error:
+            raise _ClosedUnanswered from error
+        except asyncio.IncompleteReadError as error:
+            if error.partial:
+                raise
+            raise _ClosedUnanswered from error
         status = int(status_line.split(b" ", 2)[1])
         headers = {}
         while True:
@@ -110,7 +133,9 @@ class Client:
                 break
             name, _, value = line.decode("latin-1").partition(":")
             headers.setdefault(name.strip().lower(), []).append(value.strip())
-        if "content-length" in headers:
+        if method == "HEAD" or status in (204, 304) or status < 200:
+            content = b""
+        elif "content-length" in headers:
             content = await reader.readexactly(int(headers["content-length"][0]))
         elif "chunked" in headers.get("transfer-encoding", [""])[0]:
             content = await _read_chunked(reader)
