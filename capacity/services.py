@@ -26,7 +26,12 @@ from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from conference.models import Conference
-from registration.counters import VENUE, seat_totals, venue_seats_taken
+from registration.counters import (
+    VENUE,
+    seat_totals_from_rows,
+    seat_totals_query,
+    venue_seats_taken,
+)
 from registration.models import AddOn, OrderLineItem, TicketType
 
 from .models import BlockedSeats, CapacityChange
@@ -89,18 +94,46 @@ class SeatCounts:
     ticket_held: dict = field(default_factory=lambda: defaultdict(int))
     addon_sold: dict = field(default_factory=lambda: defaultdict(int))
     addon_held: dict = field(default_factory=lambda: defaultdict(int))
+    # Blocked seats: venue-wide (per-type blocks included) and per ticket type.
+    venue_blocked: int = 0
+    ticket_blocked: dict = field(default_factory=dict)
+
+
+# Marks the blocked-seat rows among the seat totals' rows (no target is called so).
+BLOCKED = "blocked"
+
+
+@functools.cache
+def _blocked_seats_branch() -> str:
+    """Blocked seats per ticket type, as rows shaped like the seat totals' ones."""
+    return (
+        f" UNION ALL SELECT '{BLOCKED}', ticket_type_id, SUM(quantity), 0, 0"
+        f" FROM {BlockedSeats._meta.db_table}"
+        " WHERE conference_id = %s AND quantity > 0 GROUP BY ticket_type_id"
+    )
 
 
 def count_seats(conference, now) -> SeatCounts:
-    """Count the seats of one conference in a single query.
+    """Count the seats of one conference, and its blocked seats, in a single query.
 
     Sold seats and held seats are read from the seat counters (kept by
     database triggers, see ``registration.counters``); only the holds expiring
     later in ``now``'s minute are summed live. The cost grows neither with the
-    orders sold nor with the holds live.
+    orders sold nor with the holds live. The blocked seats come in the same
+    statement: one round trip less under the lock, on every order.
     """
     counts = SeatCounts()
-    for (target, item_id), (sold, held) in seat_totals(conference, now).items():
+    sql, params = seat_totals_query(conference, now)
+    params.append(conference.pk if isinstance(conference, Conference) else conference)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + _blocked_seats_branch(), params)
+        rows = cursor.fetchall()
+    for _, ticket_type_id, seats, _, _ in (row for row in rows if row[0] == BLOCKED):
+        counts.venue_blocked += int(seats)
+        if ticket_type_id is not None:
+            counts.ticket_blocked[ticket_type_id] = int(seats)
+    totals = seat_totals_from_rows(row for row in rows if row[0] != BLOCKED)
+    for (target, item_id), (sold, held) in totals.items():
         if target == VENUE:
             counts.venue_sold, counts.venue_held = sold, held
         elif target == OrderLineItem.Kind.TICKET:
@@ -388,16 +421,16 @@ def _min_remaining(own, venue):
 def get_availability(conference, *, now=None, counts=None) -> Availability:
     """The availability snapshot of a conference, in a constant number of queries.
 
-    Three queries whatever the number of ticket types and add-ons: the
-    catalogue (ticket types and add-ons together), the seat counts, one grouped
-    count of blocked seats.
+    Two queries whatever the number of ticket types and add-ons: the catalogue
+    (ticket types and add-ons together), and the seat counts with the blocked
+    seats (``count_seats``).
     Inactive ticket types and add-ons are included (with their sale state), in
     the order the ticket page lists them (position, price, name); each entry
     carries its row as ``item``.
     """
     now = now or timezone.now()
     counts = counts or count_seats(conference, now)
-    venue_blocked, blocked_per_type = count_blocked_seats(conference)
+    venue_blocked, blocked_per_type = counts.venue_blocked, counts.ticket_blocked
     venue_capacity = conference.total_capacity or None
     venue_remaining = _remaining(
         conference.total_capacity, counts.venue_sold + counts.venue_held + venue_blocked

@@ -576,22 +576,28 @@ def seat_totals(conference, now) -> dict:
     few expiring in that minute. Exact for any ``now``; the cost grows neither
     with the orders sold nor with the holds live.
     """
+    with default_connection.cursor() as cursor:
+        cursor.execute(*seat_totals_query(conference, now))
+        return seat_totals_from_rows(cursor.fetchall())
+
+
+def seat_totals_from_rows(rows) -> dict:
+    """``seat_totals``' answer from the rows of ``seat_totals_query`` (for callers
+    that run that statement together with more of their own)."""
     totals = {}
 
     def add(key, sold, held):
         old_sold, old_held = totals.get(key, (0, 0))
         totals[key] = (old_sold + sold, old_held + held)
 
-    with default_connection.cursor() as cursor:
-        cursor.execute(*seat_totals_query(conference, now))
-        for target, item_id, sold, held, held_this_minute in cursor.fetchall():
-            if held_this_minute:
-                if target == OrderLineItem.Kind.TICKET:
-                    add((VENUE, 0), 0, int(held_this_minute))
-                if item_id is not None:
-                    add((target, int(item_id)), 0, int(held_this_minute))
-            else:
-                add((target, int(item_id)), int(sold), int(held))
+    for target, item_id, sold, held, held_this_minute in rows:
+        if held_this_minute:
+            if target == OrderLineItem.Kind.TICKET:
+                add((VENUE, 0), 0, int(held_this_minute))
+            if item_id is not None:
+                add((target, int(item_id)), 0, int(held_this_minute))
+        else:
+            add((target, int(item_id)), int(sold), int(held))
     return totals
 
 

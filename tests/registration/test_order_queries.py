@@ -22,15 +22,15 @@ TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 SAVEPOINT = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
 # conference, the catalogue (ticket types and add-ons in one statement) for the
-# form; lock, seat counts, blocked seats, catalogue (the snapshot under the
-# lock); order, lines. (On PostgreSQL a real request runs one more, to commit
+# form; lock, seat counts with the blocked seats, catalogue (the snapshot under
+# the lock); order, lines. (On PostgreSQL a real request runs one more, to commit
 # the hold without waiting for the disk; not inside a test's transaction: see
 # the tests at the end.)
-ORDER_PLACED = 8
+ORDER_PLACED = 7
 # The same up to the snapshot; the refusal is shown from that snapshot.
-ORDER_REFUSED = 6
-# conference, then the snapshot's three.
-TICKET_PAGE = 4
+ORDER_REFUSED = 5
+# conference, then the snapshot's two.
+TICKET_PAGE = 3
 
 
 @pytest.fixture(autouse=True)
@@ -115,7 +115,7 @@ def test_a_refused_order_is_shown_from_the_snapshot_it_was_refused_on():
     assert sum("registration_seatcounter" in statement for statement in sql) == 1
 
 
-def test_the_ticket_page_costs_four_statements_and_writes_no_session():
+def test_the_ticket_page_costs_three_statements_and_writes_no_session():
     conference = shop(30)
     client = Client()
     response, sql = statements_of(client, "get", f"/{conference.slug}/")
