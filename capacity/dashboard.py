@@ -506,15 +506,17 @@ def dashboard_version(conference, *, now=None) -> str:
 
     One query that reads none of a conference's orders beyond two index probes:
     the latest change of an order (``order_conf_updated_idx``) and the earliest
-    live hold's expiry (``order_live_hold_idx``). Besides those: the
-    committed-seat counters (so deleting a paid order shows), the conference
-    row, its ticket types and add-ons (which have no timestamp: count,
+    live hold's expiry (``order_live_hold_idx``). Besides those: the seat
+    counters, sold and held (so deleting a paid order or a held one shows;
+    ``expire_holds`` deleting emptied held counters changes it too, harmlessly),
+    the conference row, its ticket types and add-ons (which have no timestamp: count,
     quantities, active flags, name lengths, positions), its blocked seats, and
     the next sale-window boundary. The current minute is part of it too, so
     time-relative figures (last hour, ages, the projection) refresh at least
     once a minute. That minute is also the one bound on a change that leaves
-    no other trace: deleting an order that takes no committed seats (an admin's
-    doing; counting the orders to notice it would cost a pass over all of them).
+    no other trace: deleting an order that takes no seats (cancelled, expired:
+    an admin's doing; counting the orders to notice it would cost a pass over
+    all of them).
     """
     now = now or timezone.now()
     moment = connection.ops.adapt_datetimefield_value(now)

@@ -9,7 +9,7 @@ Everything else keeps using the ORM.
 
 import functools
 
-from django.db import connection
+from django.db import connection, connections
 
 
 @functools.cache
@@ -24,17 +24,18 @@ def select_sql(model, where_column, order_by=()) -> str:
     return sql
 
 
-@functools.cache
-def _converters(model, vendor):
-    """Per column of ``model``, what turns the database's value into the field's.
+@functools.lru_cache(maxsize=64)
+def _converters(model, database):
+    """Per column of ``model``, what turns ``database``'s value into the field's.
 
     SQLite answers text for datetimes and numbers for decimals and booleans;
-    PostgreSQL's driver already answers Python values for most columns.
+    PostgreSQL's driver already answers Python values for most columns. Kept
+    per connection object (one per thread), as Django's converters belong to it.
     """
     converters = []
     for index, model_field in enumerate(model._meta.concrete_fields):
         column = model_field.get_col(model._meta.db_table)
-        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        functions = database.ops.get_db_converters(column) + column.get_db_converters(database)
         if functions:
             converters.append((index, column, functions))
     return converters
@@ -47,15 +48,16 @@ def instances_from_rows(model, rows, indexes=None) -> list:
     model's own column order). What ``Model.objects.raw()`` does, without its
     per-call work of matching columns to fields.
     """
-    converters = _converters(model, connection.vendor)
+    database = connections[connection.alias]
+    converters = _converters(model, database)
     field_names = [model_field.attname for model_field in model._meta.concrete_fields]
     instances = []
     for row in rows:
         values = [row[index] for index in indexes] if indexes else list(row)
         for index, column, functions in converters:
             for function in functions:
-                values[index] = function(values[index], column, connection)
-        instances.append(model.from_db(connection.alias, field_names, values))
+                values[index] = function(values[index], column, database)
+        instances.append(model.from_db(database.alias, field_names, values))
     return instances
 
 
@@ -67,9 +69,15 @@ def load_rows(model, sql, params) -> list:
 
 
 @functools.cache
+def _inserted_fields(model) -> list:
+    """The fields an insert writes: all but the auto primary key."""
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+@functools.cache
 def _insert_sql(model, rows, returning) -> str:
     quote = connection.ops.quote_name
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    fields = _inserted_fields(model)
     one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)}"
@@ -91,7 +99,7 @@ def insert_rows(model, instances) -> None:
     """
     if not instances:
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    fields = _inserted_fields(model)
     params = [
         f.get_db_prep_save(f.pre_save(instance, add=True), connection)
         for instance in instances

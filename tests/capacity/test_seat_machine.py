@@ -62,13 +62,18 @@ class SeatMachine(RuleBasedStateMachine):
         self.clock = CLOCK_START
         self._clock_patch = mock.patch("django.utils.timezone.now", lambda: self.clock)
         self._clock_patch.start()
-        self.conference = make_conference(total_capacity=14)
-        self.tickets = [
-            make_ticket_type(self.conference, total_quantity=8),
-            make_ticket_type(self.conference, total_quantity=0),
-            make_ticket_type(self.conference, total_quantity=5, price=Decimal("0")),
-        ]
-        self.addon = make_addon(self.conference, total_quantity=4)
+        try:
+            self.conference = make_conference(total_capacity=14)
+            self.tickets = [
+                make_ticket_type(self.conference, total_quantity=8),
+                make_ticket_type(self.conference, total_quantity=0),
+                make_ticket_type(self.conference, total_quantity=5, price=Decimal("0")),
+            ]
+            self.addon = make_addon(self.conference, total_quantity=4)
+        except BaseException:
+            # teardown() only runs for a machine that was built: never leak the clock.
+            self._clock_patch.stop()
+            raise
 
     def teardown(self):
         self._clock_patch.stop()
