@@ -6,7 +6,7 @@
 Creates ``seatkeeper_bench_availability`` on the local PostgreSQL with one
 conference (six ticket types, two add-ons, ``--orders`` orders sold), then for
 each cache setting starts gunicorn (production settings) on 127.0.0.1:8203 and
-lets ``--concurrency`` clients (asyncio + httpx) GET
+lets ``--concurrency`` clients (asyncio and the lean client of ``bench/rawhttp.py``) GET
 ``/api/conferences/<slug>/availability`` for ``--seconds``:
 
 - cache off: ``SEATKEEPER_AVAILABILITY_CACHE_SECONDS=0`` (every request builds
@@ -24,13 +24,14 @@ import asyncio
 import os
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
-import httpx  # noqa: E402
 import psycopg  # noqa: E402
+import rawhttp  # noqa: E402
 
 SLUG = "avail"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -39,19 +40,17 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 async def hammer(base, seconds, concurrency):
     latencies, statuses = [], {}
     deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-
-    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0)) as client:
+    async with rawhttp.Client(base) as client:
 
         async def client_loop():
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 try:
-                    response = await client.get(f"{base}/api/conferences/{SLUG}/availability")
+                    response = await client.get(f"/api/conferences/{SLUG}/availability")
                     key = response.status_code
-                    if key == 200 and "ticket_types" not in response.json():
+                    if key == 200 and b'"ticket_types"' not in response.content:
                         key = "200 without ticket_types"
-                except httpx.HTTPError as error:
+                except rawhttp.HTTPError as error:
                     key = type(error).__name__
                 latencies.append(time.perf_counter() - started)
                 statuses[key] = statuses.get(key, 0) + 1
@@ -98,7 +97,8 @@ def main():
             with common.gunicorn(
                 env, port=options.port, workers=options.workers, threads=options.threads
             ) as base:
-                httpx.get(f"{base}/api/conferences/{SLUG}/availability").raise_for_status()
+                # Warm up (and fail early on an error status).
+                urllib.request.urlopen(f"{base}/api/conferences/{SLUG}/availability").read()
                 before = transactions(url)
                 seconds, latencies, statuses = asyncio.run(
                     hammer(base, options.seconds, options.concurrency)
