@@ -117,7 +117,11 @@ class Order(models.Model):
     # only while its hold lasts).
     COMMITTED_STATUSES = (Status.PAID, Status.PARTIALLY_REFUNDED)
 
-    conference = models.ForeignKey(Conference, on_delete=models.PROTECT, related_name="orders")
+    # No index of its own: the indexes below all start with the conference, and
+    # every order written would keep one more index for nothing.
+    conference = models.ForeignKey(
+        Conference, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     reference = models.CharField(max_length=32, unique=True, default=new_reference)
     secret = models.CharField(max_length=64, default=new_order_secret, editable=False)
     email = models.EmailField()
@@ -189,11 +193,22 @@ class OrderLineItem(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     kind = models.CharField(max_length=10, choices=Kind.choices, blank=True)
+    # No index of their own: line_ticket_type_idx and line_addon_idx start with them.
     ticket_type = models.ForeignKey(
-        TicketType, null=True, blank=True, on_delete=models.SET_NULL, related_name="lines"
+        TicketType,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="lines",
+        db_index=False,
     )
     addon = models.ForeignKey(
-        AddOn, null=True, blank=True, on_delete=models.SET_NULL, related_name="lines"
+        AddOn,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="lines",
+        db_index=False,
     )
     description = models.CharField(max_length=200, blank=True)
     quantity = models.PositiveIntegerField()
