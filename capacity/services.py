@@ -104,13 +104,20 @@ BLOCKED = "blocked"
 
 
 @functools.cache
-def _blocked_seats_branch() -> str:
-    """Blocked seats per ticket type, as rows shaped like the seat totals' ones."""
+def _blocked_seats_sql() -> str:
+    """Blocked seats per ticket type (NULL: venue-wide), in rows shaped like the
+    seat totals' ones, so ``count_seats`` can read them in the same statement."""
     return (
-        f" UNION ALL SELECT '{BLOCKED}', ticket_type_id, SUM(quantity), 0, 0"
+        f"SELECT '{BLOCKED}', ticket_type_id, SUM(quantity), 0, 0"
         f" FROM {BlockedSeats._meta.db_table}"
         " WHERE conference_id = %s AND quantity > 0 GROUP BY ticket_type_id"
     )
+
+
+def _blocked_from_rows(rows) -> tuple[int, dict]:
+    """(venue-wide total including per-type blocks, {ticket_type_id: n}) from those rows."""
+    per_type = {ticket_type_id: int(seats) for _, ticket_type_id, seats, _, _ in rows}
+    return sum(per_type.values()), {pk: n for pk, n in per_type.items() if pk is not None}
 
 
 def count_seats(conference, now) -> SeatCounts:
@@ -126,12 +133,11 @@ def count_seats(conference, now) -> SeatCounts:
     sql, params = seat_totals_query(conference, now)
     params.append(conference.pk if isinstance(conference, Conference) else conference)
     with connection.cursor() as cursor:
-        cursor.execute(sql + _blocked_seats_branch(), params)
+        cursor.execute(f"{sql} UNION ALL {_blocked_seats_sql()}", params)
         rows = cursor.fetchall()
-    for _, ticket_type_id, seats, _, _ in (row for row in rows if row[0] == BLOCKED):
-        counts.venue_blocked += int(seats)
-        if ticket_type_id is not None:
-            counts.ticket_blocked[ticket_type_id] = int(seats)
+    counts.venue_blocked, counts.ticket_blocked = _blocked_from_rows(
+        row for row in rows if row[0] == BLOCKED
+    )
     totals = seat_totals_from_rows(row for row in rows if row[0] != BLOCKED)
     for (target, item_id), (sold, held) in totals.items():
         if target == VENUE:
@@ -143,24 +149,12 @@ def count_seats(conference, now) -> SeatCounts:
     return counts
 
 
-@functools.cache
-def _blocked_seats_sql() -> str:
-    return (
-        f"SELECT ticket_type_id, SUM(quantity) FROM {BlockedSeats._meta.db_table}"
-        " WHERE conference_id = %s AND quantity > 0 GROUP BY ticket_type_id"
-    )
-
-
 def count_blocked_seats(conference) -> tuple[int, dict]:
-    """Blocked seats: (venue-wide total including per-type blocks, {ticket_type_id: n}).
-
-    Plain SQL built once, like the other queries of the snapshot: it runs on every order.
-    """
+    """Blocked seats: (venue-wide total including per-type blocks, {ticket_type_id: n})."""
     conference_pk = conference.pk if isinstance(conference, Conference) else conference
     with connection.cursor() as cursor:
         cursor.execute(_blocked_seats_sql(), [conference_pk])
-        per_type = {ticket_type_id: int(total) for ticket_type_id, total in cursor.fetchall()}
-    return sum(per_type.values()), {pk: n for pk, n in per_type.items() if pk is not None}
+        return _blocked_from_rows(cursor.fetchall())
 
 
 def _remaining(capacity, taken):

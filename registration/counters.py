@@ -585,20 +585,28 @@ def seat_totals_from_rows(rows) -> dict:
     """``seat_totals``' answer from the rows of ``seat_totals_query`` (for callers
     that run that statement together with more of their own)."""
     totals = {}
-
-    def add(key, sold, held):
-        old_sold, old_held = totals.get(key, (0, 0))
-        totals[key] = (old_sold + sold, old_held + held)
-
     for target, item_id, sold, held, held_this_minute in rows:
         if held_this_minute:
-            if target == OrderLineItem.Kind.TICKET:
-                add((VENUE, 0), 0, int(held_this_minute))
-            if item_id is not None:
-                add((target, int(item_id)), 0, int(held_this_minute))
+            # A line kind and its item: the seats of holds lapsing later this minute.
+            _add_line_seats(totals, target, item_id, 0, int(held_this_minute))
         else:
-            add((target, int(item_id)), int(sold), int(held))
+            _add_seats(totals, (target, int(item_id)), int(sold), int(held))
     return totals
+
+
+def _add_seats(totals, key, sold, held):
+    old_sold, old_held = totals.get(key, (0, 0))
+    totals[key] = (old_sold + sold, old_held + held)
+
+
+def _add_line_seats(totals, kind, item_id, sold, held):
+    """Add the seats of lines of ``kind`` where they count: a ticket line on the
+    venue and its ticket type, an add-on line on its add-on; none on an item
+    that was deleted (``item_id`` None)."""
+    if kind == OrderLineItem.Kind.TICKET:
+        _add_seats(totals, (VENUE, 0), sold, held)
+    if item_id is not None:
+        _add_seats(totals, (kind, int(item_id)), sold, held)
 
 
 @functools.cache
@@ -653,17 +661,9 @@ def naive_seat_totals(conference, now) -> dict:
         .order_by()
     )
     totals = {}
-
-    def add(key, sold, held):
-        old_sold, old_held = totals.get(key, (0, 0))
-        totals[key] = (old_sold + sold, old_held + held)
-
     for row in rows:
-        if row["kind"] == OrderLineItem.Kind.TICKET:
-            add((VENUE, 0), row["sold"], row["held"])
         target, item_id = _line_target(row["kind"], row["ticket_type_id"], row["addon_id"])
-        if item_id is not None:
-            add((target, item_id), row["sold"], row["held"])
+        _add_line_seats(totals, target, item_id, row["sold"], row["held"])
     return {key: value for key, value in totals.items() if value != (0, 0)}
 
 
