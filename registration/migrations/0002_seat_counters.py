@@ -31,12 +31,11 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('conference', 'target', 'item_id'), name='seat_counter_one_per_target')],
             },
         ),
-        # Migration 0004 installs the triggers and counts the lines already sold:
-        # they are the current code's (registration.counters) and write columns
-        # SeatCounter only has from 0004 on. SQLite gets them from the post_migrate
-        # handler instead: a later migration rebuilding registration_order or its
-        # lines would fail while a trigger on the other table reads it, so on
-        # SQLite they are dropped before and installed (with a recount) after every
-        # migrate run.
+        # The triggers, and a count of the lines already sold, come from the
+        # post_migrate handler (registration.counters.after_migrate) on both
+        # databases: they are the current code's and write columns SeatCounter
+        # only has from 0004 on. On SQLite they are also dropped before every
+        # migrate run: a later migration rebuilding registration_order or its
+        # lines would fail while a trigger on the other table reads it.
         migrations.RunPython(migrations.RunPython.noop, drop_triggers),
     ]
