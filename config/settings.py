@@ -174,11 +174,14 @@ if PRODUCTION:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
 
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
+# The level is on the handler too: Django's own loggers (a 400 is a warning of
+# ``django.request``) propagate to the root's handlers whatever the root's level.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "handlers": {"console": {"class": "logging.StreamHandler", "level": LOG_LEVEL}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
 # --- Seatkeeper ---------------------------------------------------------------
