@@ -40,39 +40,74 @@ from .rows import instances_from_rows, load_rows, select_sql
 # --- the lock -----------------------------------------------------------------
 
 
-def lock_conference(conference) -> Conference:
+# What the lock statement sets in the same round trip when a caller asks for a
+# commit that does not wait for the disk (see ``locked_conference``).
+_ASYNC_COMMIT_COLUMN = "set_config('synchronous_commit', 'off', true)"
+
+
+@functools.cache
+def _lock_sql(for_update: bool, asynchronous_commit: bool) -> str:
+    sql = select_sql(Conference, "id")
+    if asynchronous_commit:
+        sql = sql.replace("SELECT ", f"SELECT {_ASYNC_COMMIT_COLUMN}, ", 1)
+    return sql + " FOR UPDATE" if for_update else sql
+
+
+def lock_conference(conference, *, asynchronous_commit=False) -> Conference:
     """Lock the conference row and return a fresh copy of it.
 
     Must run inside ``transaction.atomic``. On PostgreSQL this is
     ``SELECT … FOR UPDATE``; on SQLite the database runs in IMMEDIATE
     transaction mode, so the enclosing transaction already holds the write lock.
+    ``asynchronous_commit``: see ``locked_conference``.
     """
     if not connection.in_atomic_block:
         raise TransactionManagementError("The conference lock needs transaction.atomic.")
     conference_pk = conference.pk if isinstance(conference, Conference) else conference
-    sql = select_sql(Conference, "id")
-    if settings.SEATKEEPER_SEAT_LOCK and connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
-    rows = load_rows(Conference, sql, [conference_pk])
+    for_update = settings.SEATKEEPER_SEAT_LOCK and connection.features.has_select_for_update
+    asynchronous_commit = asynchronous_commit and connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_sql(for_update, asynchronous_commit), [conference_pk])
+        rows = cursor.fetchall()
     if not rows:
         raise Conference.DoesNotExist(f"No conference with id {conference_pk!r}.")
-    return rows[0]
+    skip = 1 if asynchronous_commit else 0
+    columns = range(skip, skip + len(Conference._meta.concrete_fields))
+    return instances_from_rows(Conference, rows, columns)[0]
 
 
 @contextmanager
-def locked_conference(conference):
+def locked_conference(conference, *, asynchronous_commit=False):
     """Run a seat-reducing change under the conference lock, in one transaction.
 
     Yields the freshly locked Conference. With ``SEATKEEPER_SEAT_LOCK`` off (tests
     only, to prove a race harness really races) there is neither lock nor
     transaction around the checks.
+
+    ``asynchronous_commit`` (PostgreSQL; ignored elsewhere, and when a caller's
+    transaction encloses this one): the transaction's commit returns before its
+    WAL is on disk, set by the lock statement itself (``SET LOCAL``'s scope, no
+    extra round trip). The lock is held until the commit returns, so a wait for
+    the disk there is spent by every change of the conference one after
+    another. A change that must survive a crash turns it back on with
+    ``wait_for_disk_at_commit`` before it writes.
     """
     if not settings.SEATKEEPER_SEAT_LOCK:
         conference_pk = conference.pk if isinstance(conference, Conference) else conference
         yield Conference.objects.get(pk=conference_pk)
         return
+    # SET LOCAL lasts until the outermost transaction ends, and a caller's
+    # enclosing transaction may go on to write what must wait for the disk.
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        yield lock_conference(conference)
+        yield lock_conference(conference, asynchronous_commit=asynchronous_commit and outermost)
+
+
+def wait_for_disk_at_commit():
+    """Undo ``asynchronous_commit`` for the rest of the current transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO ON")
 
 
 def pause_after_check():

@@ -13,7 +13,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection
 from django.utils import timezone
 
 from capacity.api import forget_cached_availability
@@ -25,6 +24,7 @@ from capacity.services import (
     locked_conference,
     pause_after_check,
     record_capacity_change,
+    wait_for_disk_at_commit,
 )
 
 from .emails import confirm_payment_on_commit
@@ -193,22 +193,6 @@ def _write_order(order, lines, *, free=False):
     forget_cached_availability()
 
 
-def _commit_hold_without_waiting_for_disk():
-    """Let this transaction's commit return before its WAL is on disk (PostgreSQL).
-
-    Only for a new hold: the lock is released at the commit, so waiting for the
-    disk there would make every order of the conference wait for it in turn.
-    See ``SEATKEEPER_ASYNC_HOLD_COMMIT`` for what a crash can cost. Only when
-    ``place_order``'s transaction is the outermost one: ``SET LOCAL`` lasts
-    until the outermost transaction ends, and a caller's enclosing transaction
-    may go on to write what must wait for the disk (a payment).
-    """
-    outermost = len(connection.atomic_blocks) == 1
-    if settings.SEATKEEPER_ASYNC_HOLD_COMMIT and outermost and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
 def place_order(*, conference, email, name, tickets, addons=None) -> Order:
     """Hold seats for a new order, or refuse without writing anything.
 
@@ -219,7 +203,10 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
     ``OrderRefused`` carrying the snapshot the checks ran against.
     """
     email, name = _clean_buyer(email, name)
-    with locked_conference(conference) as conference:
+    # A new hold commits without waiting for the disk (SEATKEEPER_ASYNC_HOLD_COMMIT,
+    # PostgreSQL): what a crash can cost is written there and in docs/deploy.md.
+    asynchronous = settings.SEATKEEPER_ASYNC_HOLD_COMMIT
+    with locked_conference(conference, asynchronous_commit=asynchronous) as conference:
         now = timezone.now()
         # One snapshot under the lock serves every check: the ticket types and
         # add-ons in it are the rows the order is resolved against.
@@ -239,10 +226,11 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
             order.status = Order.Status.PAID
             order.paid_at = now
             order.payment_provider = "free"
+            if asynchronous:
+                wait_for_disk_at_commit()  # a sale, not a hold
         else:
             order.status = Order.Status.PENDING
             order.hold_expires_at = now + timedelta(minutes=conference.hold_minutes)
-            _commit_hold_without_waiting_for_disk()
         _write_order(order, lines)
         if order.status == Order.Status.PAID:
             confirm_payment_on_commit(order)

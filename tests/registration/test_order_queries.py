@@ -20,12 +20,12 @@ pytestmark = pytest.mark.django_db
 
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 SAVEPOINT = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+ON_POSTGRESQL = connection.vendor == "postgresql"
 
 # conference, the catalogue (ticket types and add-ons in one statement) for the
 # form; lock, seat counts with the blocked seats, catalogue (the snapshot under
-# the lock); order, lines. (On PostgreSQL a real request runs one more, to commit
-# the hold without waiting for the disk; not inside a test's transaction: see
-# the tests at the end.)
+# the lock); order, lines. (On PostgreSQL the lock statement also sets the hold's
+# commit not to wait for the disk: no statement more; see the tests at the end.)
 ORDER_PLACED = 7
 # The same up to the snapshot; the refusal is shown from that snapshot.
 ORDER_REFUSED = 5
@@ -136,52 +136,72 @@ def test_an_anonymous_order_post_neither_reads_nor_writes_a_session():
 
 
 def place(conference, price):
+    """Place an order; return it and ``synchronous_commit`` as it stood when the
+    order row was inserted (None on SQLite, which has no such setting)."""
     ticket_type = conference.ticket_types.get(slug="type-0")
     ticket_type.price = price
     ticket_type.save()
-    with CaptureQueriesContext(connection) as captured:
+    seen = {}
+
+    def record_setting(execute, sql, params, many, context):
+        if ON_POSTGRESQL and sql.startswith(f'INSERT INTO "{Order._meta.db_table}"'):
+            # The driver's own connection: not through this wrapper again.
+            value = connection.connection.execute("SHOW synchronous_commit").fetchone()
+            seen["synchronous_commit"] = value[0]
+        return execute(sql, params, many, context)
+
+    with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(record_setting):
         order = services.place_order(
             conference=conference, email="a@example.com", name="Ada", tickets={ticket_type: 1}
         )
-    return order, [query["sql"] for query in captured]
-
-
-ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF"
+    if not ON_POSTGRESQL:  # SQLite has no such setting: nothing of it reaches it
+        assert not any("synchronous_commit" in query["sql"] for query in captured)
+    return order, seen.get("synchronous_commit")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_new_hold_commits_without_waiting_for_the_disk_on_postgresql():
-    order, sql = place(shop(3), price=10)
+    order, setting = place(shop(3), price=10)
     assert order.status == Order.Status.PENDING
-    # SQLite has no such setting: nothing of it reaches that database.
-    assert (ASYNC_COMMIT in sql) == (connection.vendor == "postgresql")
+    assert setting == ("off" if ON_POSTGRESQL else None)
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("setting", [True, False])
 def test_a_free_order_is_paid_so_it_waits_for_the_disk(settings, setting):
     settings.SEATKEEPER_ASYNC_HOLD_COMMIT = setting
-    order, sql = place(shop(3), price=0)
+    order, synchronous_commit = place(shop(3), price=0)
     assert order.status == Order.Status.PAID
-    assert ASYNC_COMMIT not in sql
+    assert synchronous_commit == ("on" if ON_POSTGRESQL else None)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_with_the_setting_off_a_hold_waits_for_the_disk(settings):
     settings.SEATKEEPER_ASYNC_HOLD_COMMIT = False
-    order, sql = place(shop(3), price=10)
+    order, synchronous_commit = place(shop(3), price=10)
     assert order.status == Order.Status.PENDING
-    assert ASYNC_COMMIT not in sql
+    assert synchronous_commit == ("on" if ON_POSTGRESQL else None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_the_hold_commits_the_connection_waits_for_the_disk_again():
+    """The setting is the transaction's own: the next transaction (a payment) waits."""
+    order, synchronous_commit = place(shop(3), price=10)
+    assert synchronous_commit == ("off" if ON_POSTGRESQL else None)
+    if ON_POSTGRESQL:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
 
 
 def test_inside_a_callers_transaction_a_hold_waits_for_the_disk():
     """SET LOCAL would last to the end of the caller's transaction, and what the
     caller writes next (a payment, say) must wait for the disk."""
     with transaction.atomic():  # within the test's own transaction too
-        order, sql = place(shop(3), price=10)
+        order, synchronous_commit = place(shop(3), price=10)
         assert order.status == Order.Status.PENDING
-        assert ASYNC_COMMIT not in sql
-        if connection.vendor == "postgresql":
+        assert synchronous_commit == ("on" if ON_POSTGRESQL else None)
+        if ON_POSTGRESQL:
             with connection.cursor() as cursor:
                 cursor.execute("SHOW synchronous_commit")
                 assert cursor.fetchone()[0] == "on"
