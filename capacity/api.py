@@ -26,10 +26,14 @@ from .models import BlockedSeats, CapacityChange
 from .services import conference_by_slug, get_availability
 
 GENERATION_KEY = "seatkeeper:availability:generation"
+# What reading an order form needs (the conference, its ticket types and
+# add-ons) changes far less often than seats do: it has a generation of its own,
+# which orders leave alone.
+CATALOGUE_GENERATION_KEY = "seatkeeper:catalogue:generation"
 
 
-def _new_generation(**kwargs):
-    cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
+def _new_generation(key=GENERATION_KEY):
+    cache.set(key, uuid.uuid4().hex, None)
 
 
 def forget_cached_availability(**kwargs):
@@ -42,6 +46,13 @@ def forget_cached_availability(**kwargs):
     transaction.on_commit(_new_generation, robust=True)
 
 
+def forget_cached_catalogue(**kwargs):
+    """``forget_cached_availability`` for the catalogue's generation (and that one too)."""
+    forget_cached_availability()
+    _new_generation(CATALOGUE_GENERATION_KEY)
+    transaction.on_commit(lambda: _new_generation(CATALOGUE_GENERATION_KEY), robust=True)
+
+
 def connect_cache_invalidation():
     """Forget cached answers whenever a row a snapshot is made of is saved or deleted.
 
@@ -50,27 +61,30 @@ def connect_cache_invalidation():
     loaded the URLconf. Overrides write with ``QuerySet.update()``, which sends
     no signal; the CapacityChange every override writes stands in for them.
     """
-    models = (Conference, TicketType, AddOn, Order, OrderLineItem, BlockedSeats, CapacityChange)
-    for model in models:
+    catalogue = (Conference, TicketType, AddOn, CapacityChange)
+    for model in (*catalogue, Order, OrderLineItem, BlockedSeats):
+        forget = forget_cached_catalogue if model in catalogue else forget_cached_availability
         uid = f"seatkeeper-availability-{model._meta.label_lower}"
-        post_save.connect(forget_cached_availability, sender=model, dispatch_uid=uid)
-        post_delete.connect(forget_cached_availability, sender=model, dispatch_uid=uid)
+        post_save.connect(forget, sender=model, dispatch_uid=uid)
+        post_delete.connect(forget, sender=model, dispatch_uid=uid)
 
 
 def cache_seconds() -> int:
     return max(0, int(settings.SEATKEEPER_AVAILABILITY_CACHE_SECONDS))
 
 
-def cached_for_conference(name, slug, compute):
+def cached_for_conference(name, slug, compute, *, generation_key=GENERATION_KEY):
     """``compute()`` for one conference, cached for the availability cache time.
 
     ``compute`` may return None (unknown conference); that is cached too, so a
     flood of requests for a wrong slug does not reach the database either.
+    ``generation_key``: the generation that a change ends (CATALOGUE_GENERATION_KEY
+    for what only the conference, its ticket types and add-ons are made of).
     """
     seconds = cache_seconds()
     if not seconds:
         return compute()
-    generation = cache.get(GENERATION_KEY, "0")
+    generation = cache.get(generation_key, "0")
     key = f"seatkeeper:availability:{generation}:{name}:{slug}"
     hit = cache.get(key)
     if hit is not None:

@@ -22,7 +22,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from capacity.api import cached_for_conference, public_cache_control
+from capacity.api import CATALOGUE_GENERATION_KEY, cached_for_conference, public_cache_control
 from capacity.services import conference_by_slug, get_availability
 from conference.models import Conference
 
@@ -82,12 +82,32 @@ def _render_ticket_page(request, conference, availability, offers, form, status=
     return render(request, TICKET_PAGE, context, status=status)
 
 
+def _conference_and_offers(slug):
+    """(conference, offers without availability) for a ticket page and the order
+    form it posts; None for an unknown slug.
+
+    Cached like the public answers, but in the catalogue's generation, which
+    orders leave alone: in a rush, every order form is read without a query.
+    Nothing here decides a sale: ``place_order`` reads the conference, its ticket
+    types and add-ons afresh under the lock.
+    """
+
+    def compute():
+        conference = conference_by_slug(slug)
+        return None if conference is None else (conference, form_offers(conference))
+
+    return cached_for_conference(
+        "order-form", slug, compute, generation_key=CATALOGUE_GENERATION_KEY
+    )
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def conference_page(request, slug):
     """The ticket page; its order form posts back here and places the order."""
-    conference = conference_by_slug(slug)
-    if conference is None:
+    found = _conference_and_offers(slug)
+    if found is None:
         raise Http404("No such conference.")
+    conference, posted_offers = found
     if request.method != "POST":
         availability = get_availability(conference)
         offers = offers_for(availability)
@@ -96,7 +116,7 @@ def conference_page(request, slug):
 
     # Reading the form needs only what is sold, not how many are left: seats are
     # counted once, by place_order under the lock.
-    form = OrderForm(request.POST, offers=form_offers(conference), conference=conference)
+    form = OrderForm(request.POST, offers=posted_offers, conference=conference)
     availability = None
     if form.is_valid():
         try:
@@ -107,6 +127,8 @@ def conference_page(request, slug):
                 tickets=form.quantities("ticket"),
                 addons=form.quantities("addon"),
             )
+        except Conference.DoesNotExist:
+            raise Http404("No such conference.") from None  # deleted a moment ago
         except ValidationError as error:
             form.add_refusal(error)
             # Show the seats the refusal was decided on: whatever was refused shows why.

@@ -10,9 +10,10 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+from capacity.services import override_capacity
 from registration import services
 from registration.models import Order, OrderLineItem
-from tests.factories import make_addon, make_conference, make_order, make_ticket_type
+from tests.factories import make_addon, make_conference, make_order, make_ticket_type, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -344,6 +345,18 @@ def test_poll_is_cached_per_conference_and_fresh_after_a_change(
     )
     fresh = client.get(url).content.decode()
     assert "Sold out" in fresh and _version(fresh) != _version(first)
+
+
+def test_the_ticket_page_shows_a_capacity_override_at_once_despite_the_cache(
+    client, shop, settings
+):
+    """The page's conference comes from the cache; the override's audit record ends it."""
+    settings.SEATKEEPER_AVAILABILITY_CACHE_SECONDS = 2
+    conference = shop["conference"]
+    make_order(conference, Order.Status.PAID, tickets=[(shop["regular"], 10)])
+    assert "sold out" in client.get(f"/{conference.slug}/").content.decode()
+    override_capacity(target=conference, total=12, reason="Bigger room", user=make_user())
+    assert "Only 2 seats left" in client.get(f"/{conference.slug}/").content.decode()
 
 
 # --- embeddable banner ----------------------------------------------------------
