@@ -35,7 +35,7 @@ from registration.counters import (
 from registration.models import AddOn, OrderLineItem, TicketType
 
 from .models import BlockedSeats, CapacityChange
-from .rows import instances_from_rows, load_rows, select_sql
+from .rows import instances_from_rows, load_rows, run_together, select_sql
 
 # --- the lock -----------------------------------------------------------------
 
@@ -53,6 +53,25 @@ def _lock_sql(for_update: bool, asynchronous_commit: bool) -> str:
     return sql + " FOR UPDATE" if for_update else sql
 
 
+def _lock_statement(conference, asynchronous_commit) -> tuple[str, list, range]:
+    """The lock's SQL, its parameters, and where the conference's columns sit in its row."""
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("The conference lock needs transaction.atomic.")
+    conference_pk = conference.pk if isinstance(conference, Conference) else conference
+    for_update = settings.SEATKEEPER_SEAT_LOCK and connection.features.has_select_for_update
+    asynchronous_commit = asynchronous_commit and connection.vendor == "postgresql"
+    skip = 1 if asynchronous_commit else 0
+    columns = range(skip, skip + len(Conference._meta.concrete_fields))
+    return _lock_sql(for_update, asynchronous_commit), [conference_pk], columns
+
+
+def _locked_from_rows(rows, columns, conference) -> Conference:
+    if not rows:
+        conference_pk = conference.pk if isinstance(conference, Conference) else conference
+        raise Conference.DoesNotExist(f"No conference with id {conference_pk!r}.")
+    return instances_from_rows(Conference, rows, columns)[0]
+
+
 def lock_conference(conference, *, asynchronous_commit=False) -> Conference:
     """Lock the conference row and return a fresh copy of it.
 
@@ -61,23 +80,37 @@ def lock_conference(conference, *, asynchronous_commit=False) -> Conference:
     transaction mode, so the enclosing transaction already holds the write lock.
     ``asynchronous_commit``: see ``locked_conference``.
     """
-    if not connection.in_atomic_block:
-        raise TransactionManagementError("The conference lock needs transaction.atomic.")
-    conference_pk = conference.pk if isinstance(conference, Conference) else conference
-    for_update = settings.SEATKEEPER_SEAT_LOCK and connection.features.has_select_for_update
-    asynchronous_commit = asynchronous_commit and connection.vendor == "postgresql"
+    sql, params, columns = _lock_statement(conference, asynchronous_commit)
     with connection.cursor() as cursor:
-        cursor.execute(_lock_sql(for_update, asynchronous_commit), [conference_pk])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
-    if not rows:
-        raise Conference.DoesNotExist(f"No conference with id {conference_pk!r}.")
-    skip = 1 if asynchronous_commit else 0
-    columns = range(skip, skip + len(Conference._meta.concrete_fields))
-    return instances_from_rows(Conference, rows, columns)[0]
+    return _locked_from_rows(rows, columns, conference)
+
+
+def lock_with_availability(conference, *, asynchronous_commit=False):
+    """``lock_conference`` and the availability snapshot taken under the lock,
+    in one round trip on PostgreSQL (``run_together``): (conference, snapshot).
+
+    The snapshot's ``now`` is read before the lock is waited for, so holds
+    that lapse during that wait still count: never fewer seats taken than
+    there are.
+    """
+    now = timezone.now()
+    lock_sql, lock_params, columns = _lock_statement(conference, asynchronous_commit)
+    lock_rows, count_rows, catalogue_rows = run_together(
+        [
+            (lock_sql, lock_params),
+            _seat_counts_statement(conference, now),
+            _catalogue_statement(conference),
+        ]
+    )
+    conference = _locked_from_rows(lock_rows, columns, conference)
+    counts = _seat_counts_from_rows(count_rows)
+    return conference, _availability(conference, now, counts, _catalogue_from_rows(catalogue_rows))
 
 
 @contextmanager
-def locked_conference(conference, *, asynchronous_commit=False):
+def locked_conference(conference, *, asynchronous_commit=False, with_availability=False):
     """Run a seat-reducing change under the conference lock, in one transaction.
 
     Yields the freshly locked Conference. With ``SEATKEEPER_SEAT_LOCK`` off (tests
@@ -91,16 +124,23 @@ def locked_conference(conference, *, asynchronous_commit=False):
     the disk there is spent by every change of the conference one after
     another. A change that must survive a crash turns it back on with
     ``wait_for_disk_at_commit`` before it writes.
+
+    ``with_availability``: yield (conference, availability snapshot) instead,
+    both read under the lock in one round trip (``lock_with_availability``).
     """
     if not settings.SEATKEEPER_SEAT_LOCK:
         conference_pk = conference.pk if isinstance(conference, Conference) else conference
-        yield Conference.objects.get(pk=conference_pk)
+        unlocked = Conference.objects.get(pk=conference_pk)
+        yield (unlocked, get_availability(unlocked)) if with_availability else unlocked
         return
     # SET LOCAL lasts until the outermost transaction ends, and a caller's
     # enclosing transaction may go on to write what must wait for the disk.
-    outermost = not connection.in_atomic_block
+    asynchronous_commit = asynchronous_commit and not connection.in_atomic_block
     with transaction.atomic():
-        yield lock_conference(conference, asynchronous_commit=asynchronous_commit and outermost)
+        if with_availability:
+            yield lock_with_availability(conference, asynchronous_commit=asynchronous_commit)
+        else:
+            yield lock_conference(conference, asynchronous_commit=asynchronous_commit)
 
 
 def wait_for_disk_at_commit():
@@ -155,21 +195,14 @@ def _blocked_from_rows(rows) -> tuple[int, dict]:
     return sum(per_type.values()), {pk: n for pk, n in per_type.items() if pk is not None}
 
 
-def count_seats(conference, now) -> SeatCounts:
-    """Count the seats of one conference, and its blocked seats, in a single query.
-
-    Sold seats and held seats are read from the seat counters (kept by
-    database triggers, see ``registration.counters``); only the holds expiring
-    later in ``now``'s minute are summed live. The cost grows neither with the
-    orders sold nor with the holds live. The blocked seats come in the same
-    statement: one round trip less under the lock, on every order.
-    """
-    counts = SeatCounts()
+def _seat_counts_statement(conference, now) -> tuple[str, list]:
     sql, params = seat_totals_query(conference, now)
     params.append(conference.pk if isinstance(conference, Conference) else conference)
-    with connection.cursor() as cursor:
-        cursor.execute(f"{sql} UNION ALL {_blocked_seats_sql()}", params)
-        rows = cursor.fetchall()
+    return f"{sql} UNION ALL {_blocked_seats_sql()}", params
+
+
+def _seat_counts_from_rows(rows) -> SeatCounts:
+    counts = SeatCounts()
     counts.venue_blocked, counts.ticket_blocked = _blocked_from_rows(
         row for row in rows if row[0] == BLOCKED
     )
@@ -182,6 +215,19 @@ def count_seats(conference, now) -> SeatCounts:
         else:
             counts.addon_sold[item_id], counts.addon_held[item_id] = sold, held
     return counts
+
+
+def count_seats(conference, now) -> SeatCounts:
+    """Count the seats of one conference, and its blocked seats, in a single query.
+
+    Sold seats and held seats are read from the seat counters (kept by
+    database triggers, see ``registration.counters``); only the holds expiring
+    later in ``now``'s minute are summed live. The cost grows neither with the
+    orders sold nor with the holds live. The blocked seats come in the same
+    statement: one round trip less under the lock, on every order.
+    """
+    (rows,) = run_together([_seat_counts_statement(conference, now)])
+    return _seat_counts_from_rows(rows)
 
 
 def count_blocked_seats(conference) -> tuple[int, dict]:
@@ -420,6 +466,20 @@ def _catalogue_sql() -> tuple[str, dict]:
     return sql, indexes
 
 
+def _catalogue_statement(conference) -> tuple[str, list]:
+    conference_pk = conference.pk if isinstance(conference, Conference) else conference
+    return _catalogue_sql()[0], [conference_pk] * len(CATALOGUE)
+
+
+def _catalogue_from_rows(rows) -> tuple[list, list]:
+    indexes = _catalogue_sql()[1]
+    ticket_types, addons = (
+        instances_from_rows(model, [row for row in rows if row[0] == kind], indexes[model])
+        for kind, model in enumerate(CATALOGUE)
+    )
+    return ticket_types, addons
+
+
 def conference_catalogue(conference) -> tuple[list, list]:
     """(ticket types, add-ons) of one conference, each in listing order (ITEM_ORDER).
 
@@ -427,16 +487,8 @@ def conference_catalogue(conference) -> tuple[list, list]:
     view, under the lock for orders, and compiling the ORM queries each time
     cost more than running them.
     """
-    conference_pk = conference.pk if isinstance(conference, Conference) else conference
-    sql, indexes = _catalogue_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [conference_pk] * len(CATALOGUE))
-        rows = cursor.fetchall()
-    ticket_types, addons = (
-        instances_from_rows(model, [row for row in rows if row[0] == kind], indexes[model])
-        for kind, model in enumerate(CATALOGUE)
-    )
-    return ticket_types, addons
+    (rows,) = run_together([_catalogue_statement(conference)])
+    return _catalogue_from_rows(rows)
 
 
 def _min_remaining(own, venue):
@@ -450,15 +502,24 @@ def _min_remaining(own, venue):
 def get_availability(conference, *, now=None, counts=None) -> Availability:
     """The availability snapshot of a conference, in a constant number of queries.
 
-    Two queries whatever the number of ticket types and add-ons: the catalogue
-    (ticket types and add-ons together), and the seat counts with the blocked
-    seats (``count_seats``).
+    Two statements whatever the number of ticket types and add-ons, sent in one
+    round trip on PostgreSQL: the catalogue (ticket types and add-ons together),
+    and the seat counts with the blocked seats (``count_seats``).
     Inactive ticket types and add-ons are included (with their sale state), in
     the order the ticket page lists them (position, price, name); each entry
     carries its row as ``item``.
     """
     now = now or timezone.now()
-    counts = counts or count_seats(conference, now)
+    statements = [_catalogue_statement(conference)]
+    if counts is None:
+        statements.append(_seat_counts_statement(conference, now))
+    catalogue_rows, *count_rows = run_together(statements)
+    counts = counts or _seat_counts_from_rows(count_rows[0])
+    return _availability(conference, now, counts, _catalogue_from_rows(catalogue_rows))
+
+
+def _availability(conference, now, counts, catalogue) -> Availability:
+    """The snapshot from a conference row, its seat counts and its catalogue."""
     venue_blocked, blocked_per_type = counts.venue_blocked, counts.ticket_blocked
     venue_capacity = conference.total_capacity or None
     venue_remaining = _remaining(
@@ -469,7 +530,7 @@ def get_availability(conference, *, now=None, counts=None) -> Availability:
     ticket_types = []
     # Not the models' default ordering: it starts with the conference, which
     # costs a join with it on every snapshot.
-    catalogue_ticket_types, catalogue_addons = conference_catalogue(conference)
+    catalogue_ticket_types, catalogue_addons = catalogue
     for ticket_type in catalogue_ticket_types:
         sold = counts.ticket_sold.get(ticket_type.pk, 0)
         held = counts.ticket_held.get(ticket_type.pk, 0)

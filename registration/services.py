@@ -206,11 +206,12 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
     # A new hold commits without waiting for the disk (SEATKEEPER_ASYNC_HOLD_COMMIT,
     # PostgreSQL): what a crash can cost is written there and in docs/deploy.md.
     asynchronous = settings.SEATKEEPER_ASYNC_HOLD_COMMIT
-    with locked_conference(conference, asynchronous_commit=asynchronous) as conference:
-        now = timezone.now()
+    with locked_conference(
+        conference, asynchronous_commit=asynchronous, with_availability=True
+    ) as (conference, availability):
         # One snapshot under the lock serves every check: the ticket types and
         # add-ons in it are the rows the order is resolved against.
-        availability = get_availability(conference, now=now)
+        now = availability.computed_at
         try:
             lines = _resolve(
                 TicketType, conference, tickets, "ticket type", availability.ticket_types

@@ -7,11 +7,17 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from capacity.rows import insert_rows
-from capacity.services import conference_by_slug, conference_catalogue, lock_conference
+from capacity.rows import insert_rows, run_together
+from capacity.services import (
+    conference_by_slug,
+    conference_catalogue,
+    get_availability,
+    lock_conference,
+    lock_with_availability,
+)
 from conference.models import Conference
 from registration.models import AddOn, Order, OrderLineItem, TicketType
-from tests.factories import make_addon, make_conference, make_ticket_type
+from tests.factories import make_addon, make_conference, make_order, make_ticket_type
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +126,32 @@ def test_inserted_rows_read_back_as_the_orm_writes_them():
 def test_inserting_nothing_runs_no_statement(django_assert_num_queries):
     with django_assert_num_queries(0):
         insert_rows(Order, [])
+
+
+def test_statements_run_together_answer_each_with_its_own_rows_in_order():
+    conference = make_conference(total_capacity=40)
+    make_ticket_type(conference, slug="a")
+    make_ticket_type(conference, slug="b")
+    table = TicketType._meta.db_table
+    empty, slugs, count = run_together(
+        [
+            (f"SELECT slug FROM {table} WHERE conference_id = %s", [0]),
+            (f"SELECT slug FROM {table} WHERE conference_id = %s ORDER BY slug", [conference.pk]),
+            (f"SELECT COUNT(*) FROM {table} WHERE slug = %s", ["b"]),
+        ]
+    )
+    assert (empty, slugs, count) == ([], [("a",), ("b",)], [(1,)])
+
+
+def test_the_lock_with_its_snapshot_equals_the_lock_then_the_snapshot():
+    conference = make_conference(total_capacity=40)
+    ticket_type = make_ticket_type(conference, slug="a", total_quantity=10)
+    make_addon(conference, slug="dinner", total_quantity=5)
+    make_order(conference, Order.Status.PAID, tickets=[(ticket_type, 3)])
+    make_order(conference, Order.Status.PENDING, tickets=[(ticket_type, 2)])  # a live hold
+    with transaction.atomic():
+        locked, availability = lock_with_availability(conference.pk)
+        expected = get_availability(lock_conference(conference.pk), now=availability.computed_at)
+    assert field_values(locked) == field_values(conference)
+    assert availability == expected
+    assert (availability.sold, availability.held, availability.remaining) == (3, 2, 35)

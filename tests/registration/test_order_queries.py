@@ -26,9 +26,10 @@ ON_POSTGRESQL = connection.vendor == "postgresql"
 
 # Once the ticket page has been opened, the conference and its catalogue for
 # reading the form come from the cache (``_conference_and_offers``). Under the
-# lock: lock, seat counts with the blocked seats, catalogue (the snapshot); then
-# order, lines. (On PostgreSQL the lock statement also sets the hold's commit
-# not to wait for the disk: no statement more; see the tests at the end.)
+# lock: lock, seat counts with the blocked seats, catalogue (the snapshot; one
+# round trip on PostgreSQL); then order, lines. (On PostgreSQL the lock
+# statement also sets the hold's commit not to wait for the disk: no statement
+# more; see the tests at the end.)
 ORDER_PLACED = 5
 # The same up to the snapshot; the refusal is shown from that snapshot.
 ORDER_REFUSED = 3
@@ -69,12 +70,19 @@ def shop(ticket_types, *, capacity=1000):
     return conference
 
 
-def statements_of(client, method, url, data=None):
-    """The response and the SQL it ran, savepoints left out."""
+def round_trips_of(client, method, url, data=None):
+    """The response and what it sent to the database, savepoints left out: one
+    string per round trip (statements sent together are joined by "; ")."""
     with CaptureQueriesContext(connection) as captured:
         response = getattr(client, method)(url, data) if data else getattr(client, method)(url)
     sql = [query["sql"] for query in captured if not query["sql"].startswith(SAVEPOINT)]
     return response, sql
+
+
+def statements_of(client, method, url, data=None):
+    """The response and the SQL statements it ran, savepoints left out."""
+    response, round_trips = round_trips_of(client, method, url, data)
+    return response, [statement for sent in round_trips for statement in sent.split("; ")]
 
 
 def buyer(conference):
@@ -117,6 +125,27 @@ def test_the_seats_are_counted_once_per_order_under_the_lock_taken_first():
     assert conference_reads == [0]
     if connection.vendor == "postgresql":
         assert sql[0].rstrip().endswith("FOR UPDATE")
+
+
+def test_on_postgresql_the_lock_and_the_snapshot_under_it_are_one_round_trip():
+    """SQLite takes one statement at a time: there, each is a round trip of its own."""
+    together = 3 if ON_POSTGRESQL else 1  # lock, seat counts, catalogue
+    conference = shop(3)
+    client, token = buyer(conference)
+    data = order_form(token, **{"ticket-type-0": "1"})
+    response, sent = round_trips_of(client, "post", f"/{conference.slug}/", data)
+    assert response.status_code == 302
+    assert len(sent) == ORDER_PLACED - together + 1, "\n".join(sent)
+    lock, counts, catalogue = "; ".join(sent[: 4 - together]).split("; ")
+    assert 'FROM "conference_conference"' in lock and "registration_seatcounter" in counts
+    assert "registration_tickettype" in catalogue
+    data = order_form(token, **{"ticket-type-0": "500"})
+    response, sent = round_trips_of(client, "post", f"/{conference.slug}/", data)
+    assert response.status_code == 400
+    assert len(sent) == ORDER_REFUSED - together + 1
+    response, sent = round_trips_of(client, "get", f"/{conference.slug}/")
+    assert response.status_code == 200
+    assert len(sent) == (1 if ON_POSTGRESQL else TICKET_PAGE)  # the snapshot's two
 
 
 def test_with_the_cache_off_the_form_is_read_against_the_database(settings):
