@@ -103,10 +103,12 @@ def _inserted_fields(model) -> list:
 
 
 @functools.cache
-def _insert_sql(model, rows, returning) -> str:
+def _insert_sql(model, rows, returning, expressions=()) -> str:
+    """``expressions``: (column, SQL) pairs written as they are, not as parameters."""
     quote = connection.ops.quote_name
     fields = _inserted_fields(model)
-    one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    written = dict(expressions)
+    one_row = "(" + ", ".join(written.get(f.column, "%s") for f in fields) + ")"
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)}"
         f" ({', '.join(quote(f.column) for f in fields)}) VALUES {', '.join([one_row] * rows)}"
@@ -116,31 +118,76 @@ def _insert_sql(model, rows, returning) -> str:
     return sql
 
 
-def insert_rows(model, instances) -> None:
-    """Insert new ``instances`` of ``model`` (auto primary key) in one statement,
-    and give them their primary keys where the database can return them.
-
-    What ``Model.save()`` and ``bulk_create()`` do for a plain model, values
-    prepared field by field the same way (``pre_save``, then
-    ``get_db_prep_save``), but no signals are sent: callers that need what a
-    signal does (clearing cached availability) do it themselves.
-    """
-    if not instances:
-        return
-    fields = _inserted_fields(model)
+def _insert_statement(model, instances, expressions=()) -> tuple[str, list]:
+    """The insert of ``instances`` and its parameters, values prepared field by field
+    as ``Model.save()`` prepares them (``pre_save``, then ``get_db_prep_save``)."""
+    written = {column for column, _ in expressions}
+    fields = [f for f in _inserted_fields(model) if f.column not in written]
     params = [
         f.get_db_prep_save(f.pre_save(instance, add=True), connection)
         for instance in instances
         for f in fields
     ]
     returning = connection.features.can_return_rows_from_bulk_insert
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, len(instances), returning), params)
-        pks = [row[0] for row in cursor.fetchall()] if returning else []
-        if not returning and len(instances) == 1:
-            pks = [cursor.lastrowid]
+    return _insert_sql(model, len(instances), returning, expressions), params
+
+
+def _inserted(instances, pks) -> None:
     for n, instance in enumerate(instances):
         if n < len(pks):
             instance.pk = pks[n]
         instance._state.adding = False
         instance._state.db = connection.alias
+
+
+def insert_rows(model, instances) -> None:
+    """Insert new ``instances`` of ``model`` (auto primary key) in one statement,
+    and give them their primary keys where the database can return them.
+
+    What ``Model.save()`` and ``bulk_create()`` do for a plain model, but no
+    signals are sent: callers that need what a signal does (clearing cached
+    availability) do it themselves.
+    """
+    if not instances:
+        return
+    sql, params = _insert_statement(model, instances)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if connection.features.can_return_rows_from_bulk_insert:
+            pks = [row[0] for row in cursor.fetchall()]
+        else:
+            pks = [cursor.lastrowid] if len(instances) == 1 else []
+    _inserted(instances, pks)
+
+
+def insert_with_children(instance, children, parent_field) -> None:
+    """Insert a new ``instance`` and its new ``children``, whose foreign key
+    ``parent_field`` points to it (an order and its lines).
+
+    On PostgreSQL in one round trip (``run_together``): the children's foreign
+    key is read from the sequence that just gave the parent its key
+    (``currval`` is the session's own, so no other insert can change it in
+    between). Elsewhere, one insert after the other.
+    """
+    model = type(instance)
+    if connection.vendor != "postgresql" or not children:
+        insert_rows(model, [instance])
+        for child in children:
+            setattr(child, parent_field, instance)
+        if children:
+            insert_rows(type(children[0]), children)
+        return
+    child_model = type(children[0])
+    foreign_key = child_model._meta.get_field(parent_field)
+    table, pk_column = model._meta.db_table, model._meta.pk.column
+    current_key = f"currval(pg_get_serial_sequence('{table}', '{pk_column}'))"
+    parent_pks, child_pks = run_together(
+        [
+            _insert_statement(model, [instance]),
+            _insert_statement(child_model, children, ((foreign_key.column, current_key),)),
+        ]
+    )
+    _inserted([instance], [row[0] for row in parent_pks])
+    for child in children:
+        setattr(child, parent_field, instance)
+    _inserted(children, [row[0] for row in child_pks])

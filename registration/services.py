@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from capacity.api import forget_cached_availability
 from capacity.models import CapacityChange
-from capacity.rows import insert_rows
+from capacity.rows import insert_with_children
 from capacity.services import (
     clean_reason,
     get_availability,
@@ -169,13 +169,12 @@ def _clean_buyer(email, name):
 def _write_order(order, lines, *, free=False):
     """Insert a new order and its RequestedLines (at list price or, comp tickets, free).
 
-    Two statements built once (``capacity.rows.insert_rows``): this runs under
-    the conference lock on every order. No signals are sent, so the cached
-    availability is cleared here.
+    Statements built once (``capacity.rows.insert_with_children``), in one
+    round trip on PostgreSQL: this runs under the conference lock on every
+    order. No signals are sent, so the cached availability is cleared here.
     """
-    insert_rows(Order, [order])
-    insert_rows(
-        OrderLineItem,
+    insert_with_children(
+        order,
         [
             OrderLineItem(
                 order=order,
@@ -189,6 +188,7 @@ def _write_order(order, lines, *, free=False):
             )
             for line in lines
         ],
+        "order",
     )
     forget_cached_availability()
 

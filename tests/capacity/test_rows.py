@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from capacity.rows import insert_rows, run_together
+from capacity.rows import insert_rows, insert_with_children, run_together
 from capacity.services import (
     conference_by_slug,
     conference_catalogue,
@@ -118,6 +118,44 @@ def test_inserted_rows_read_back_as_the_orm_writes_them():
     assert stored.reference and stored.secret and stored.status == "pending"
     assert not order._state.adding
     assert sorted(line.pk for line in lines) == sorted(stored.lines.values_list("pk", flat=True))
+    assert [field_values(line) for line in lines] == [
+        field_values(line) for line in stored.lines.order_by("pk")
+    ]
+
+
+def test_an_order_inserted_with_its_lines_reads_back_as_the_orm_writes_them():
+    conference = make_conference()
+    ticket_type = make_ticket_type(conference, price=Decimal("19.99"))
+    addon = make_addon(conference)
+    # Another order first, so the lines' key cannot be right by chance.
+    make_order(conference, Order.Status.PAID, tickets=[(ticket_type, 1)])
+    order = Order(conference=conference, email="a@example.com", name="Ada", status="paid")
+    order.total = Decimal("39.98")
+    lines = [
+        OrderLineItem(
+            order=order,
+            kind="ticket",
+            ticket_type=ticket_type,
+            quantity=2,
+            unit_price=ticket_type.price,
+            line_total=Decimal("39.98"),
+            description="T",
+        ),
+        OrderLineItem(
+            order=order,
+            kind="addon",
+            addon=addon,
+            quantity=1,
+            unit_price=Decimal("0"),
+            line_total=Decimal("0"),
+            description="A",
+        ),
+    ]
+    insert_with_children(order, lines, "order")
+
+    stored = Order.objects.get(pk=order.pk)
+    assert field_values(stored) == field_values(order)
+    assert all(line.order_id == order.pk and not line._state.adding for line in lines)
     assert [field_values(line) for line in lines] == [
         field_values(line) for line in stored.lines.order_by("pk")
     ]

@@ -26,10 +26,9 @@ ON_POSTGRESQL = connection.vendor == "postgresql"
 
 # Once the ticket page has been opened, the conference and its catalogue for
 # reading the form come from the cache (``_conference_and_offers``). Under the
-# lock: lock, seat counts with the blocked seats, catalogue (the snapshot; one
-# round trip on PostgreSQL); then order, lines. (On PostgreSQL the lock
-# statement also sets the hold's commit not to wait for the disk: no statement
-# more; see the tests at the end.)
+# lock: lock, seat counts with the blocked seats, catalogue (the snapshot); then
+# order, lines. On PostgreSQL these are two round trips, and the lock statement
+# also sets the hold's commit not to wait for the disk (see the tests at the end).
 ORDER_PLACED = 5
 # The same up to the snapshot; the refusal is shown from that snapshot.
 ORDER_REFUSED = 3
@@ -127,22 +126,32 @@ def test_the_seats_are_counted_once_per_order_under_the_lock_taken_first():
         assert sql[0].rstrip().endswith("FOR UPDATE")
 
 
-def test_on_postgresql_the_lock_and_the_snapshot_under_it_are_one_round_trip():
-    """SQLite takes one statement at a time: there, each is a round trip of its own."""
-    together = 3 if ON_POSTGRESQL else 1  # lock, seat counts, catalogue
+def test_on_postgresql_an_order_is_two_round_trips_and_a_refusal_one():
+    """The lock with the snapshot under it, then the order with its lines. SQLite
+    takes one statement at a time: there, each is a round trip of its own."""
     conference = shop(3)
     client, token = buyer(conference)
-    data = order_form(token, **{"ticket-type-0": "1"})
+    data = order_form(token, **{"ticket-type-0": "1", "addon-workshop": "1"})
     response, sent = round_trips_of(client, "post", f"/{conference.slug}/", data)
     assert response.status_code == 302
-    assert len(sent) == ORDER_PLACED - together + 1, "\n".join(sent)
-    lock, counts, catalogue = "; ".join(sent[: 4 - together]).split("; ")
+    if ON_POSTGRESQL:
+        assert len(sent) == 2, "\n".join(sent)
+        lock, counts, catalogue = sent[0].split("; ")
+        order, lines = sent[1].split("; ")
+    else:
+        assert len(sent) == ORDER_PLACED, "\n".join(sent)
+        lock, counts, catalogue, order, lines = sent
     assert 'FROM "conference_conference"' in lock and "registration_seatcounter" in counts
     assert "registration_tickettype" in catalogue
+    assert order.startswith('INSERT INTO "registration_order"')
+    assert lines.startswith('INSERT INTO "registration_orderlineitem"')
+    placed = Order.objects.get(conference=conference)
+    assert placed.lines.count() == 2
+
     data = order_form(token, **{"ticket-type-0": "500"})
     response, sent = round_trips_of(client, "post", f"/{conference.slug}/", data)
     assert response.status_code == 400
-    assert len(sent) == ORDER_REFUSED - together + 1
+    assert len(sent) == (1 if ON_POSTGRESQL else ORDER_REFUSED)
     response, sent = round_trips_of(client, "get", f"/{conference.slug}/")
     assert response.status_code == 200
     assert len(sent) == (1 if ON_POSTGRESQL else TICKET_PAGE)  # the snapshot's two
