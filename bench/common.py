@@ -133,7 +133,7 @@ def setup_django(url, **env):
 
 
 @contextmanager
-def gunicorn(env, *, port=8201, workers=5, threads=1, log_path=None):
+def gunicorn(env, *, port=8201, workers=5, threads=1, worker_class="", log_path=None):
     """Run gunicorn with config/gunicorn.py on 127.0.0.1:``port`` until the block ends."""
     import httpx
 
@@ -143,6 +143,7 @@ def gunicorn(env, *, port=8201, workers=5, threads=1, log_path=None):
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": str(workers),
         "GUNICORN_THREADS": str(threads),
+        "GUNICORN_WORKER_CLASS": worker_class,
         "GUNICORN_LOG_LEVEL": "warning",
     }
     log = open(log_path or os.devnull, "w")  # noqa: SIM115 - closed below

@@ -1,7 +1,7 @@
 """A launch rush over HTTP: concurrent buyers race for fewer seats than they want.
 
-    .venv/bin/python bench/launch_rush.py [--buyers 3000] [--capacity 2000]
-        [--concurrency 32] [--workers 5] [--threads 1]
+    .venv/bin/python bench/launch_rush.py [--buyers 6000] [--capacity 8500]
+        [--concurrency 16] [--workers 4] [--threads 1] [--worker-class gthread]
 
 Creates ``seatkeeper_bench_rush`` on the local PostgreSQL, a conference whose
 venue holds ``--capacity`` seats and whose three ticket types together offer
@@ -13,8 +13,11 @@ token), as buyers do while waiting for the sale to open. Then the gate opens:
 all buyers POST the real order form (``ticket-<slug>``, ``name``, ``email``,
 ``csrfmiddlewaretoken``) with at most ``--concurrency`` requests in flight
 (asyncio and the lean client of ``bench/rawhttp.py``, which leaves the CPU to
-the server). A 302 to the order page is an order; a 400 re-rendering the form
-with "sold out" / "Only N … remaining" is a refusal; anything else is an error.
+the server). The client keeps its connections open; gthread workers (the
+default here, and what config/gunicorn.py runs with more than one thread)
+keep them too, sync workers close each one after its response. A 302 to the
+order page is an order; a 400 re-rendering the form with "sold out" / "Only N …
+remaining" is a refusal; anything else is an error.
 Only the rush is timed.
 
 Prints orders per second, latency (p50/p99) of the order POSTs, outcomes, and
@@ -114,11 +117,17 @@ async def rush(base, database, buyers, concurrency):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--buyers", type=int, default=3000)
-    parser.add_argument("--capacity", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
-    parser.add_argument("--workers", type=int, default=5, help="gunicorn worker processes")
+    parser.add_argument("--buyers", type=int, default=6000)
+    parser.add_argument("--capacity", type=int, default=8500)
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker")
+    parser.add_argument(
+        "--worker-class",
+        default="gthread",
+        choices=["gthread", "sync"],
+        help="gthread keeps connections alive between requests, sync closes each one",
+    )
     parser.add_argument("--port", type=int, default=8201)
     parser.add_argument("--seed", type=int, default=6)
     options = parser.parse_args()
@@ -138,6 +147,7 @@ def main():
             port=options.port,
             workers=options.workers,
             threads=options.threads,
+            worker_class=options.worker_class,
             log_path=log_path,
         ) as base:
             database = urlsplit(url).path.lstrip("/")
@@ -208,7 +218,7 @@ def report(options, conference, ticket_types, demand, seconds, outcomes, latenci
     print(
         f"{options.buyers} buyers wanting {demand} seats, {options.capacity} seats in the venue; "
         f"{options.concurrency} requests in flight; gunicorn {options.workers} workers × "
-        f"{options.threads} threads on 127.0.0.1:{options.port}"
+        f"{options.threads} threads ({options.worker_class}) on 127.0.0.1:{options.port}"
     )
     common.print_table(
         ["figure", "value"],

@@ -16,7 +16,9 @@ import os
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
-worker_class = "gthread" if threads > 1 else "sync"
+# gthread keeps connections alive between requests (``keepalive`` below); sync
+# closes each one after its response. GUNICORN_WORKER_CLASS picks either.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or ("gthread" if threads > 1 else "sync")
 # Requests waiting for a worker; beyond this the kernel refuses connections.
 backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))
 
