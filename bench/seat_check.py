@@ -14,8 +14,9 @@ times on the same data in the same run:
   (sold and held counters, plus the holds expiring in the current minute)
   against the naive grouped aggregate over every line;
 - ``get_global_sold_count``: the venue count, fast against naive;
-- the whole check as ``place_order`` runs it: lock the conference, build the
-  availability snapshot (ticket types, add-ons, counts, blocked seats).
+- the whole check as ``place_order`` runs it: lock the conference and build the
+  availability snapshot (ticket types, add-ons, counts, blocked seats), one
+  round trip (``lock_with_availability``), then commit.
 
 Prints a Markdown table (median and p99 in milliseconds, and the ratio of the
 medians) and drops the database.
@@ -83,7 +84,7 @@ def run(sizes, repeat, load_with_triggers, live_holds):
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from capacity.services import get_availability, get_global_sold_count, lock_conference
+    from capacity.services import get_global_sold_count, lock_with_availability
     from conference.models import Conference
     from registration.counters import (
         find_counter_drift,
@@ -159,7 +160,7 @@ def run(sizes, repeat, load_with_triggers, live_holds):
 
         def full_check():
             with transaction.atomic():
-                get_availability(lock_conference(conference))
+                lock_with_availability(conference)
 
         pairs = [
             (
