@@ -9,6 +9,7 @@ cache time and is fresh right after a change made by any process sharing the
 cache (see ``connect_cache_invalidation``).
 """
 
+import logging
 import uuid
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from django.db.models.signals import post_delete, post_save
 from django.http import JsonResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
+from redis.exceptions import RedisError
 
 from conference.models import Conference
 from registration.models import AddOn, Order, OrderLineItem, TicketType
@@ -32,8 +34,19 @@ GENERATION_KEY = "seatkeeper:availability:generation"
 CATALOGUE_GENERATION_KEY = "seatkeeper:catalogue:generation"
 
 
+# What the shared cache (Redis) raises when it cannot be reached. A cache that is
+# down makes answers slower, never wrong and never an error: reads fall back to
+# the database, and a generation that could not be started ends with the cache
+# time anyway.
+CACHE_ERRORS = (RedisError, OSError)
+logger = logging.getLogger(__name__)
+
+
 def _new_generation(key=GENERATION_KEY):
-    cache.set(key, uuid.uuid4().hex, None)
+    try:
+        cache.set(key, uuid.uuid4().hex, None)
+    except CACHE_ERRORS as error:
+        logger.warning("Cache unreachable, generation %s not renewed: %s", key, error)
 
 
 def forget_cached_availability(**kwargs):
@@ -84,13 +97,20 @@ def cached_for_conference(name, slug, compute, *, generation_key=GENERATION_KEY)
     seconds = cache_seconds()
     if not seconds:
         return compute()
-    generation = cache.get(generation_key, "0")
-    key = f"seatkeeper:availability:{generation}:{name}:{slug}"
-    hit = cache.get(key)
+    try:
+        generation = cache.get(generation_key, "0")
+        key = f"seatkeeper:availability:{generation}:{name}:{slug}"
+        hit = cache.get(key)
+    except CACHE_ERRORS as error:
+        logger.warning("Cache unreachable, %s answered from the database: %s", name, error)
+        return compute()
     if hit is not None:
         return hit[0]
     value = compute()
-    cache.set(key, (value,), seconds)
+    try:
+        cache.set(key, (value,), seconds)
+    except CACHE_ERRORS as error:
+        logger.warning("Cache unreachable, %s not kept: %s", name, error)
     return value
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models.signals import post_delete, pre_delete
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from registration import services
@@ -299,3 +299,26 @@ def test_inside_a_callers_transaction_a_hold_waits_for_the_disk():
             with connection.cursor() as cursor:
                 cursor.execute("SHOW synchronous_commit")
                 assert cursor.fetchone()[0] == "on"
+
+
+UNREACHABLE_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+    }
+}
+
+
+def test_with_the_shared_cache_down_buyers_still_see_the_page_and_order():
+    conference = shop(1, capacity=3)
+    with override_settings(CACHES=UNREACHABLE_REDIS):
+        client, token = buyer(conference)
+        data = order_form(token, **{"ticket-type-0": "2"})
+        assert client.post(f"/{conference.slug}/", data).status_code == 302
+        refused = client.post(f"/{conference.slug}/", data)
+        assert refused.status_code == 400
+        assert "Only 1 tickets remaining" in refused.content.decode()
+        assert client.get(f"/{conference.slug}/live/").status_code == 200
+        api = client.get(f"/api/conferences/{conference.slug}/availability")
+        assert api.json()["remaining"] == 1
+    assert Order.objects.filter(conference=conference).count() == 1
