@@ -185,6 +185,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler", "level": LOG_LEVEL}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # A 4xx is the client's (a refused order is a 400: a line per buyer in a
+    # sold-out rush); server errors are still logged. Refused CSRF checks and
+    # bad hosts are logged by django.security, which this leaves alone.
+    "loggers": {"django.request": {"level": "ERROR"}},
 }
 
 # --- Seatkeeper ---------------------------------------------------------------

@@ -108,3 +108,13 @@ def test_healthz_answers_503_when_the_database_is_unreachable():
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("503 ")
     assert "unreachable" in result.stdout
+
+
+def test_refused_orders_leave_the_log_alone_and_server_errors_do_not():
+    """A 400 (a refused order) is logged by django.request at WARNING: in a sold-out
+    rush, a line per buyer. Server errors and security warnings still get through."""
+    import logging
+
+    assert not logging.getLogger("django.request").isEnabledFor(logging.WARNING)
+    assert logging.getLogger("django.request").isEnabledFor(logging.ERROR)
+    assert logging.getLogger("django.security.csrf").isEnabledFor(logging.WARNING)
