@@ -91,19 +91,22 @@ def lock_with_availability(conference, *, asynchronous_commit=False):
     """``lock_conference`` and the availability snapshot taken under the lock,
     in one round trip on PostgreSQL (``run_together``): (conference, snapshot).
 
-    The snapshot's ``now`` is read before the lock is waited for, so holds
-    that lapse during that wait still count: never fewer seats taken than
-    there are.
+    The seats are counted as of a moment read before the lock is waited for,
+    so holds that lapse during that wait still count: never fewer seats taken
+    than there are. Everything else in the snapshot (sale windows, its
+    ``computed_at``, from which a new hold's expiry is set) is as of the moment
+    the lock was granted.
     """
-    now = timezone.now()
+    counted_at = timezone.now()
     lock_sql, lock_params, columns = _lock_statement(conference, asynchronous_commit)
     lock_rows, count_rows, catalogue_rows = run_together(
         [
             (lock_sql, lock_params),
-            _seat_counts_statement(conference, now),
+            _seat_counts_statement(conference, counted_at),
             _catalogue_statement(conference),
         ]
     )
+    now = timezone.now()
     conference = _locked_from_rows(lock_rows, columns, conference)
     counts = _seat_counts_from_rows(count_rows)
     return conference, _availability(conference, now, counts, _catalogue_from_rows(catalogue_rows))
@@ -144,10 +147,11 @@ def locked_conference(conference, *, asynchronous_commit=False, with_availabilit
 
 
 def wait_for_disk_at_commit():
-    """Undo ``asynchronous_commit`` for the rest of the current transaction."""
+    """Undo ``asynchronous_commit`` for the rest of the current transaction: back
+    to the server's own setting (``local``, ``remote_apply``… as configured)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO ON")
+            cursor.execute("SET LOCAL synchronous_commit TO DEFAULT")
 
 
 def pause_after_check():

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import connection
 from django.utils import timezone
 
 from capacity.api import forget_cached_availability
@@ -205,7 +206,8 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
     email, name = _clean_buyer(email, name)
     # A new hold commits without waiting for the disk (SEATKEEPER_ASYNC_HOLD_COMMIT,
     # PostgreSQL): what a crash can cost is written there and in docs/deploy.md.
-    asynchronous = settings.SEATKEEPER_ASYNC_HOLD_COMMIT
+    # Only in a transaction of its own (see locked_conference).
+    asynchronous = settings.SEATKEEPER_ASYNC_HOLD_COMMIT and not connection.in_atomic_block
     with locked_conference(
         conference, asynchronous_commit=asynchronous, with_availability=True
     ) as (conference, availability):

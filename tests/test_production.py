@@ -1,5 +1,6 @@
 """Production settings boot cleanly, and /healthz tells the load balancer the truth."""
 
+import logging
 import os
 import secrets
 import subprocess
@@ -113,8 +114,6 @@ def test_healthz_answers_503_when_the_database_is_unreachable():
 def test_refused_orders_leave_the_log_alone_and_server_errors_do_not():
     """A 400 (a refused order) is logged by django.request at WARNING: in a sold-out
     rush, a line per buyer. Server errors and security warnings still get through."""
-    import logging
-
     assert not logging.getLogger("django.request").isEnabledFor(logging.WARNING)
     assert logging.getLogger("django.request").isEnabledFor(logging.ERROR)
     assert logging.getLogger("django.security.csrf").isEnabledFor(logging.WARNING)

@@ -193,3 +193,31 @@ def test_the_lock_with_its_snapshot_equals_the_lock_then_the_snapshot():
     assert field_values(locked) == field_values(conference)
     assert availability == expected
     assert (availability.sold, availability.held, availability.remaining) == (3, 2, 35)
+
+
+def test_under_the_lock_seats_are_counted_as_of_before_the_wait_and_the_rest_after(
+    monkeypatch,
+):
+    """Holds lapsing while an order waits for the lock still count (never fewer
+    seats taken than there are); the sale window is judged when the lock is granted."""
+    conference = make_conference(total_capacity=40)
+    before_wait = timezone.now()
+    granted = before_wait + timedelta(seconds=30)
+    ticket_type = make_ticket_type(
+        conference, slug="a", available_until=before_wait + timedelta(seconds=10)
+    )
+    order = make_order(conference, Order.Status.PENDING, tickets=[(ticket_type, 2)])
+    Order.objects.filter(pk=order.pk).update(hold_expires_at=before_wait + timedelta(seconds=20))
+    moments = iter([before_wait, granted])
+
+    class Clock:
+        @staticmethod
+        def now():
+            return next(moments)
+
+    monkeypatch.setattr("capacity.services.timezone", Clock)
+    with transaction.atomic():
+        _, availability = lock_with_availability(conference)
+    assert availability.held == 2  # the hold lapsing during the wait
+    assert availability.computed_at == granted
+    assert availability.ticket_type(ticket_type.pk).sale_state == "ended"
