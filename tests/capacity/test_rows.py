@@ -82,15 +82,9 @@ def test_locking_an_unknown_conference_raises_does_not_exist():
         lock_conference(987654)
 
 
-def test_inserted_rows_read_back_as_the_orm_writes_them():
-    conference = make_conference()
-    ticket_type = make_ticket_type(conference, price=Decimal("19.99"))
-    addon = make_addon(conference)
-    hold = timezone.now().replace(microsecond=654321) + timedelta(minutes=15)
-    order = Order(conference=conference, email="a@example.com", name="Ada", hold_expires_at=hold)
-    order.total = Decimal("39.98")
-    insert_rows(Order, [order])
-    lines = [
+def two_lines(order, ticket_type, addon):
+    """Two ticket seats at list price and a free add-on, for ``order``."""
+    return [
         OrderLineItem(
             order=order,
             kind="ticket",
@@ -110,6 +104,17 @@ def test_inserted_rows_read_back_as_the_orm_writes_them():
             description="A",
         ),
     ]
+
+
+def test_inserted_rows_read_back_as_the_orm_writes_them():
+    conference = make_conference()
+    ticket_type = make_ticket_type(conference, price=Decimal("19.99"))
+    addon = make_addon(conference)
+    hold = timezone.now().replace(microsecond=654321) + timedelta(minutes=15)
+    order = Order(conference=conference, email="a@example.com", name="Ada", hold_expires_at=hold)
+    order.total = Decimal("39.98")
+    insert_rows(Order, [order])
+    lines = two_lines(order, ticket_type, addon)
     insert_rows(OrderLineItem, lines)
 
     stored = Order.objects.get(pk=order.pk)
@@ -131,26 +136,7 @@ def test_an_order_inserted_with_its_lines_reads_back_as_the_orm_writes_them():
     make_order(conference, Order.Status.PAID, tickets=[(ticket_type, 1)])
     order = Order(conference=conference, email="a@example.com", name="Ada", status="paid")
     order.total = Decimal("39.98")
-    lines = [
-        OrderLineItem(
-            order=order,
-            kind="ticket",
-            ticket_type=ticket_type,
-            quantity=2,
-            unit_price=ticket_type.price,
-            line_total=Decimal("39.98"),
-            description="T",
-        ),
-        OrderLineItem(
-            order=order,
-            kind="addon",
-            addon=addon,
-            quantity=1,
-            unit_price=Decimal("0"),
-            line_total=Decimal("0"),
-            description="A",
-        ),
-    ]
+    lines = two_lines(order, ticket_type, addon)
     insert_with_children(order, lines, "order")
 
     stored = Order.objects.get(pk=order.pk)
