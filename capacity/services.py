@@ -40,6 +40,11 @@ from .rows import instances_from_rows, load_rows, run_together, select_sql
 # --- the lock -----------------------------------------------------------------
 
 
+def _pk(conference) -> int:
+    """A Conference's primary key, or the primary key it already is."""
+    return conference.pk if isinstance(conference, Conference) else conference
+
+
 # What the lock statement sets in the same round trip when a caller asks for a
 # commit that does not wait for the disk (see ``locked_conference``).
 _ASYNC_COMMIT_COLUMN = "set_config('synchronous_commit', 'off', true)"
@@ -57,18 +62,16 @@ def _lock_statement(conference, asynchronous_commit) -> tuple[str, list, range]:
     """The lock's SQL, its parameters, and where the conference's columns sit in its row."""
     if not connection.in_atomic_block:
         raise TransactionManagementError("The conference lock needs transaction.atomic.")
-    conference_pk = conference.pk if isinstance(conference, Conference) else conference
     for_update = settings.SEATKEEPER_SEAT_LOCK and connection.features.has_select_for_update
     asynchronous_commit = asynchronous_commit and connection.vendor == "postgresql"
     skip = 1 if asynchronous_commit else 0
     columns = range(skip, skip + len(Conference._meta.concrete_fields))
-    return _lock_sql(for_update, asynchronous_commit), [conference_pk], columns
+    return _lock_sql(for_update, asynchronous_commit), [_pk(conference)], columns
 
 
 def _locked_from_rows(rows, columns, conference) -> Conference:
     if not rows:
-        conference_pk = conference.pk if isinstance(conference, Conference) else conference
-        raise Conference.DoesNotExist(f"No conference with id {conference_pk!r}.")
+        raise Conference.DoesNotExist(f"No conference with id {_pk(conference)!r}.")
     return instances_from_rows(Conference, rows, columns)[0]
 
 
@@ -132,8 +135,7 @@ def locked_conference(conference, *, asynchronous_commit=False, with_availabilit
     both read under the lock in one round trip (``lock_with_availability``).
     """
     if not settings.SEATKEEPER_SEAT_LOCK:
-        conference_pk = conference.pk if isinstance(conference, Conference) else conference
-        unlocked = Conference.objects.get(pk=conference_pk)
+        unlocked = Conference.objects.get(pk=_pk(conference))
         yield (unlocked, get_availability(unlocked)) if with_availability else unlocked
         return
     # SET LOCAL lasts until the outermost transaction ends, and a caller's
@@ -201,7 +203,7 @@ def _blocked_from_rows(rows) -> tuple[int, dict]:
 
 def _seat_counts_statement(conference, now) -> tuple[str, list]:
     sql, params = seat_totals_query(conference, now)
-    params.append(conference.pk if isinstance(conference, Conference) else conference)
+    params.append(_pk(conference))
     return f"{sql} UNION ALL {_blocked_seats_sql()}", params
 
 
@@ -236,9 +238,8 @@ def count_seats(conference, now) -> SeatCounts:
 
 def count_blocked_seats(conference) -> tuple[int, dict]:
     """Blocked seats: (venue-wide total including per-type blocks, {ticket_type_id: n})."""
-    conference_pk = conference.pk if isinstance(conference, Conference) else conference
     with connection.cursor() as cursor:
-        cursor.execute(_blocked_seats_sql(), [conference_pk])
+        cursor.execute(_blocked_seats_sql(), [_pk(conference)])
         return _blocked_from_rows(cursor.fetchall())
 
 
@@ -471,8 +472,7 @@ def _catalogue_sql() -> tuple[str, dict]:
 
 
 def _catalogue_statement(conference) -> tuple[str, list]:
-    conference_pk = conference.pk if isinstance(conference, Conference) else conference
-    return _catalogue_sql()[0], [conference_pk] * len(CATALOGUE)
+    return _catalogue_sql()[0], [_pk(conference)] * len(CATALOGUE)
 
 
 def _catalogue_from_rows(rows) -> tuple[list, list]:
