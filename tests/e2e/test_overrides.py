@@ -22,6 +22,14 @@ def overriding_organizer(conference):
     return user
 
 
+def settled(page):
+    """Wait until htmx has no request in flight: after a change the dashboard's
+    poll and the overrides summary redraw the block list, and a link redrawn a
+    moment ago may not be wired to htmx yet."""
+    page.wait_for_function("() => document.querySelectorAll('.htmx-request').length === 0")
+    expect(page.locator("#override-summary")).not_to_contain_text("Loading")
+
+
 def log_in(page, live_server, user, next_url):
     page.goto(f"{live_server.url}/accounts/login/?next={next_url}")
     page.get_by_label("Username").fill(user.username)
@@ -113,9 +121,15 @@ def test_blocking_and_releasing_seats_from_the_dashboard(live_server, browser, f
     expect(page.locator("#venue-remaining")).to_have_text("6")
 
     block = BlockedSeats.objects.get()
+    settled(page)
     page.locator(f"#block-{block.pk}").get_by_role("link", name="Release").click()
-    dialog.get_by_label("Seats to release").fill("3")
-    dialog.get_by_label("Reason").fill("Three speakers cancelled")
+    expect(page.locator('#override-dialog[data-dialog="release"]')).to_be_visible()
+    settled(page)
+    seats, reason = dialog.get_by_label("Seats to release"), dialog.get_by_label("Reason")
+    seats.fill("3")
+    reason.fill("Three speakers cancelled")
+    expect(seats).to_have_value("3")
+    expect(reason).to_have_value("Three speakers cancelled")
     dialog.get_by_role("button", name="Release seats").click()
     expect(dialog.get_by_role("status")).to_contain_text("3 seats released from speakers")
     expect(page.locator("#venue-blocked")).to_have_text("1", timeout=LIVE_TIMEOUT)
