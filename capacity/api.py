@@ -9,6 +9,7 @@ cache time and is fresh right after a change made by any process sharing the
 cache (see ``connect_cache_invalidation``).
 """
 
+import functools
 import logging
 import uuid
 
@@ -49,21 +50,24 @@ def _new_generation(key=GENERATION_KEY):
         logger.warning("Cache unreachable, generation %s not renewed: %s", key, error)
 
 
-def forget_cached_availability(**kwargs):
-    """Start a new cache generation now and again once the current transaction commits.
+def _forget(*keys):
+    """Start new generations of ``keys`` now and again once the current transaction
+    commits. The second time closes the window in which a request could cache
+    what the database held before the commit."""
+    for key in keys:
+        _new_generation(key)
+        transaction.on_commit(functools.partial(_new_generation, key), robust=True)
 
-    The second time closes the window in which a request could cache what the
-    database held before the commit.
-    """
-    _new_generation()
-    transaction.on_commit(_new_generation, robust=True)
+
+def forget_cached_availability(**kwargs):
+    """Forget the cached public answers (seats changed)."""
+    _forget(GENERATION_KEY)
 
 
 def forget_cached_catalogue(**kwargs):
-    """``forget_cached_availability`` for the catalogue's generation (and that one too)."""
-    forget_cached_availability()
-    _new_generation(CATALOGUE_GENERATION_KEY)
-    transaction.on_commit(lambda: _new_generation(CATALOGUE_GENERATION_KEY), robust=True)
+    """Forget the cached order forms as well as the public answers (the conference,
+    a ticket type, an add-on or a capacity changed)."""
+    _forget(GENERATION_KEY, CATALOGUE_GENERATION_KEY)
 
 
 def connect_cache_invalidation():
