@@ -178,8 +178,8 @@ if PRODUCTION:
     SECURE_REFERRER_POLICY = "same-origin"
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
-# The level is on the handler too: Django's own loggers (a 400 is a warning of
-# ``django.request``) propagate to the root's handlers whatever the root's level.
+# The level is on the handler too: Django's own loggers propagate to the root's
+# handlers whatever the root's level.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
