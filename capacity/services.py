@@ -32,7 +32,7 @@ from registration.counters import (
     seat_totals_query,
     venue_seats_taken,
 )
-from registration.models import AddOn, OrderLineItem, TicketType
+from registration.models import AddOn, Order, OrderLineItem, TicketType
 
 from .models import BlockedSeats, CapacityChange
 from .rows import instances_from_rows, load_rows, run_together, select_sql
@@ -90,7 +90,7 @@ def lock_conference(conference, *, asynchronous_commit=False) -> Conference:
     return _locked_from_rows(rows, columns, conference)
 
 
-def lock_with_availability(conference, *, asynchronous_commit=False):
+def lock_with_availability(conference, *, asynchronous_commit=False, buyer=None):
     """``lock_conference`` and the availability snapshot taken under the lock,
     in one round trip on PostgreSQL (``run_together``): (conference, snapshot).
 
@@ -99,13 +99,16 @@ def lock_with_availability(conference, *, asynchronous_commit=False):
     than there are. Everything else in the snapshot (sale windows, its
     ``computed_at``, from which a new hold's expiry is set) is as of the moment
     the lock was granted.
+
+    ``buyer``: an email whose live held seats the snapshot carries as
+    ``buyer_held``, read in the same statement as the seat counts.
     """
     counted_at = timezone.now()
     lock_sql, lock_params, columns = _lock_statement(conference, asynchronous_commit)
     lock_rows, count_rows, catalogue_rows = run_together(
         [
             (lock_sql, lock_params),
-            _seat_counts_statement(conference, counted_at),
+            _seat_counts_statement(conference, counted_at, buyer=buyer),
             _catalogue_statement(conference),
         ]
     )
@@ -116,7 +119,9 @@ def lock_with_availability(conference, *, asynchronous_commit=False):
 
 
 @contextmanager
-def locked_conference(conference, *, asynchronous_commit=False, with_availability=False):
+def locked_conference(
+    conference, *, asynchronous_commit=False, with_availability=False, buyer=None
+):
     """Run a seat-reducing change under the conference lock, in one transaction.
 
     Yields the freshly locked Conference. With ``SEATKEEPER_SEAT_LOCK`` off (tests
@@ -132,18 +137,24 @@ def locked_conference(conference, *, asynchronous_commit=False, with_availabilit
     ``wait_for_disk_at_commit`` before it writes.
 
     ``with_availability``: yield (conference, availability snapshot) instead,
-    both read under the lock in one round trip (``lock_with_availability``).
+    both read under the lock in one round trip (``lock_with_availability``),
+    the snapshot counting ``buyer``'s held seats when given.
     """
     if not settings.SEATKEEPER_SEAT_LOCK:
         unlocked = Conference.objects.get(pk=_pk(conference))
-        yield (unlocked, get_availability(unlocked)) if with_availability else unlocked
+        if with_availability:
+            yield unlocked, get_availability(unlocked, buyer=buyer)
+        else:
+            yield unlocked
         return
     # SET LOCAL lasts until the outermost transaction ends, and a caller's
     # enclosing transaction may go on to write what must wait for the disk.
     asynchronous_commit = asynchronous_commit and not connection.in_atomic_block
     with transaction.atomic():
         if with_availability:
-            yield lock_with_availability(conference, asynchronous_commit=asynchronous_commit)
+            yield lock_with_availability(
+                conference, asynchronous_commit=asynchronous_commit, buyer=buyer
+            )
         else:
             yield lock_conference(conference, asynchronous_commit=asynchronous_commit)
 
@@ -178,10 +189,14 @@ class SeatCounts:
     # Blocked seats: venue-wide (per-type blocks included) and per ticket type.
     venue_blocked: int = 0
     ticket_blocked: dict = field(default_factory=dict)
+    # Ticket seats in the live holds of the buyer the counts were taken for.
+    buyer_held: int = 0
 
 
 # Marks the blocked-seat rows among the seat totals' rows (no target is called so).
 BLOCKED = "blocked"
+# Marks the row of one buyer's held seats.
+BUYER = "buyer"
 
 
 @functools.cache
@@ -201,10 +216,28 @@ def _blocked_from_rows(rows) -> tuple[int, dict]:
     return sum(per_type.values()), {pk: n for pk, n in per_type.items() if pk is not None}
 
 
-def _seat_counts_statement(conference, now) -> tuple[str, list]:
+@functools.cache
+def _buyer_held_sql() -> str:
+    """One buyer's ticket seats in live holds (any case of the email), in one row
+    shaped like the seat totals' ones."""
+    order, line = Order._meta.db_table, OrderLineItem._meta.db_table
+    return (
+        f"SELECT '{BUYER}', NULL, COALESCE(SUM(l.quantity), 0), 0, 0"
+        f" FROM {line} l INNER JOIN {order} o ON o.id = l.order_id"
+        f" WHERE o.conference_id = %s AND o.status = '{Order.Status.PENDING}'"
+        f" AND o.hold_expires_at > %s AND UPPER(o.email) = UPPER(%s)"
+        f" AND l.kind = '{OrderLineItem.Kind.TICKET}'"
+    )
+
+
+def _seat_counts_statement(conference, now, *, buyer=None) -> tuple[str, list]:
     sql, params = seat_totals_query(conference, now)
     params.append(_pk(conference))
-    return f"{sql} UNION ALL {_blocked_seats_sql()}", params
+    sql = f"{sql} UNION ALL {_blocked_seats_sql()}"
+    if buyer is not None:
+        sql += f" UNION ALL {_buyer_held_sql()}"
+        params += [_pk(conference), connection.ops.adapt_datetimefield_value(now), buyer]
+    return sql, params
 
 
 def _seat_counts_from_rows(rows) -> SeatCounts:
@@ -212,7 +245,8 @@ def _seat_counts_from_rows(rows) -> SeatCounts:
     counts.venue_blocked, counts.ticket_blocked = _blocked_from_rows(
         row for row in rows if row[0] == BLOCKED
     )
-    totals = seat_totals_from_rows(row for row in rows if row[0] != BLOCKED)
+    counts.buyer_held = sum(int(row[2]) for row in rows if row[0] == BUYER)
+    totals = seat_totals_from_rows(row for row in rows if row[0] not in (BLOCKED, BUYER))
     for (target, item_id), (sold, held) in totals.items():
         if target == VENUE:
             counts.venue_sold, counts.venue_held = sold, held
@@ -372,6 +406,8 @@ class Availability:
     remaining: int | None
     ticket_types: list[ItemAvailability]
     addons: list[ItemAvailability]
+    # Ticket seats in the live holds of the buyer the snapshot was taken for, if any.
+    buyer_held: int = 0
 
     @property
     def taken(self):
@@ -503,7 +539,7 @@ def _min_remaining(own, venue):
     return min(own, venue)
 
 
-def get_availability(conference, *, now=None, counts=None) -> Availability:
+def get_availability(conference, *, now=None, counts=None, buyer=None) -> Availability:
     """The availability snapshot of a conference, in a constant number of queries.
 
     Two statements whatever the number of ticket types and add-ons, sent in one
@@ -516,7 +552,7 @@ def get_availability(conference, *, now=None, counts=None) -> Availability:
     now = now or timezone.now()
     statements = [_catalogue_statement(conference)]
     if counts is None:
-        statements.append(_seat_counts_statement(conference, now))
+        statements.append(_seat_counts_statement(conference, now, buyer=buyer))
     catalogue_rows, *count_rows = run_together(statements)
     counts = counts or _seat_counts_from_rows(count_rows[0])
     return _availability(conference, now, counts, _catalogue_from_rows(catalogue_rows))
@@ -589,6 +625,7 @@ def _availability(conference, now, counts, catalogue) -> Availability:
         remaining=venue_remaining,
         ticket_types=ticket_types,
         addons=addons,
+        buyer_held=counts.buyer_held,
     )
 
 

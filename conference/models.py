@@ -37,6 +37,13 @@ class Conference(models.Model):
     low_stock_threshold = models.PositiveIntegerField(
         default=10, help_text='Show "Only N left" when remaining seats are at or below this.'
     )
+    max_held_seats_per_buyer = models.PositiveIntegerField(
+        default=10,
+        help_text="Most seats one email may hold in pending orders at once. 0 means no limit.",
+    )
+    bank_transfer_days = models.PositiveIntegerField(
+        default=3, help_text="How long a hold lasts once the buyer chooses bank transfer."
+    )
     organizers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="organized_conferences"
     )
@@ -52,6 +59,10 @@ class Conference(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(hold_minutes__gte=1), name="conference_hold_at_least_a_minute"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(bank_transfer_days__gte=1),
+                name="conference_bank_transfer_at_least_a_day",
             ),
         ]
 

@@ -218,3 +218,13 @@ SEATKEEPER_AVAILABILITY_CACHE_SECONDS = int(
 SEATKEEPER_PAYMENT_PROVIDERS = env_list("SEATKEEPER_PAYMENT_PROVIDERS", "demo,manual")
 # Where attendees reach the site; links in emails start with it.
 SEATKEEPER_SITE_URL = os.environ.get("SEATKEEPER_SITE_URL", "http://127.0.0.1:8000")
+# Order POSTs one client address may make (django-ratelimit's notation: 20/m is
+# twenty a minute). Counted in the cache, so set REDIS_URL to share it between
+# app servers. Behind a proxy set SEATKEEPER_TRUSTED_PROXY=1 (docs/deploy.md).
+SEATKEEPER_ORDER_RATE = os.environ.get("SEATKEEPER_ORDER_RATE", "20/m")
+if env_bool("SEATKEEPER_TRUSTED_PROXY"):
+    # The address the trusted proxy saw: the last one it appended.
+    RATELIMIT_IP_META_KEY = "config.proxy.client_address"
+# A cache that cannot be reached lets orders through: the conference lock, not
+# the rate limit, is what keeps seats from being oversold.
+RATELIMIT_FAIL_OPEN = True

@@ -66,9 +66,13 @@ class ManualProvider(PaymentProvider):
         amount = currency_symbol() + number_format(order.total, decimal_pos=2)
         return (
             f"Transfer {amount} to {details}, quoting {order.reference}. "
-            "The organizer marks your order paid when the money arrives; "
-            "your seats stay held until the time shown above, and the organizer can extend it."
+            "The organizer marks your order paid when the money arrives. Choosing "
+            f"bank transfer holds your seats for {order.conference.bank_transfer_days} days."
         )
+
+    def pay(self, order):
+        # Nothing is paid yet: the hold is lengthened to the transfer's deadline.
+        return services.choose_bank_transfer(order)
 
 
 PROVIDERS = {provider.name: provider for provider in (DemoProvider(), ManualProvider())}

@@ -167,6 +167,22 @@ def _clean_buyer(email, name):
     return email, name
 
 
+def _check_buyer_limit(conference, availability, seats):
+    """Refuse a hold that would give one buyer more than ``max_held_seats_per_buyer``.
+
+    ``availability``: the snapshot under the lock, counting the buyer's held
+    seats. Says only how many seats the buyer holds, never which orders hold them.
+    """
+    limit = conference.max_held_seats_per_buyer
+    held = availability.buyer_held
+    if limit and held + seats > limit:
+        raise ValidationError(
+            f"You are already holding {held} seats for {conference.name}, and one buyer "
+            f"can hold at most {limit} at once; pay for or release them first.",
+            code="buyer_limit",
+        )
+
+
 def _write_order(order, lines, *, free=False):
     """Insert a new order and its RequestedLines (at list price or, comp tickets, free).
 
@@ -209,7 +225,7 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
     # Only in a transaction of its own (see locked_conference).
     asynchronous = settings.SEATKEEPER_ASYNC_HOLD_COMMIT and not connection.in_atomic_block
     with locked_conference(
-        conference, asynchronous_commit=asynchronous, with_availability=True
+        conference, asynchronous_commit=asynchronous, with_availability=True, buyer=email
     ) as (conference, availability):
         # One snapshot under the lock serves every check: the ticket types and
         # add-ons in it are the rows the order is resolved against.
@@ -219,11 +235,16 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
                 TicketType, conference, tickets, "ticket type", availability.ticket_types
             ) + _resolve(AddOn, conference, addons, "add-on", availability.addons)
             _check_lines(conference, lines, now, availability=availability)
+            total = sum((line.item.price * line.quantity for line in lines), Decimal("0"))
+            if total:
+                seats = sum(
+                    line.quantity for line in lines if line.kind == OrderLineItem.Kind.TICKET
+                )
+                _check_buyer_limit(conference, availability, seats)
         except ValidationError as error:
             raise OrderRefused(error.error_list, availability=availability) from None
         pause_after_check()
 
-        total = sum((line.item.price * line.quantity for line in lines), Decimal("0"))
         order = Order(conference=conference, email=email, name=name, total=total)
         if total == 0:
             order.status = Order.Status.PAID
@@ -322,6 +343,48 @@ def extend_hold(order, *, minutes=None) -> Order:
         order.status = Order.Status.PENDING
         order.save(update_fields=["status", "hold_expires_at", "updated_at"])
         return order
+
+
+def choose_bank_transfer(order) -> Order:
+    """Record that the buyer pays ``order`` by bank transfer and hold its seats for
+    ``Conference.bank_transfer_days`` days from now.
+
+    Under the conference lock. A hold already longer is kept; a lapsed one is
+    re-checked like a late payment and refused with ValidationError when its
+    seats are gone. Only pending (or expired) orders can choose.
+    """
+    with locked_conference(order.conference_id) as conference:
+        order.refresh_from_db()
+        if order.status not in (Order.Status.PENDING, Order.Status.EXPIRED):
+            raise ValidationError(
+                f"Order {order.reference} is {order.get_status_display().lower()}; "
+                "there is nothing to transfer."
+            )
+        now = timezone.now()
+        if not order.hold_is_live(now):
+            _retake_seats(conference, order, now)
+            pause_after_check()
+        deadline = now + timedelta(days=conference.bank_transfer_days)
+        if order.hold_is_live(now) and order.hold_expires_at > deadline:
+            deadline = order.hold_expires_at
+        order.status = Order.Status.PENDING
+        order.hold_expires_at = deadline
+        order.payment_provider = "manual"
+        order.save(update_fields=["status", "hold_expires_at", "payment_provider", "updated_at"])
+        return order
+
+
+def release_order(order) -> Order:
+    """The buyer gives back the seats of a pending order: it is cancelled, its seats
+    free at once. Anything but a pending (or expired) order is refused."""
+    with locked_conference(order.conference_id):
+        order.refresh_from_db()
+        if order.status not in (Order.Status.PENDING, Order.Status.EXPIRED):
+            raise ValidationError(
+                f"Order {order.reference} is {order.get_status_display().lower()}; "
+                "only an unpaid order can be released."
+            )
+        return cancel_order(order)
 
 
 def cancel_order(order) -> Order:

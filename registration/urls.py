@@ -13,4 +13,9 @@ urlpatterns = [
     path("<slug:slug>/embed/banner/", views.embed_banner, name="embed-banner"),
     path("<slug:slug>/orders/<str:reference>/<str:secret>/", views.order_page, name="order"),
     path("<slug:slug>/orders/<str:reference>/<str:secret>/pay/", views.pay_order, name="pay"),
+    path(
+        "<slug:slug>/orders/<str:reference>/<str:secret>/cancel/",
+        views.release_order,
+        name="cancel",
+    ),
 ]

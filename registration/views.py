@@ -8,6 +8,7 @@ Views stay thin: seats are read from the availability snapshot
 
 import hashlib
 import math
+import re
 import secrets
 
 from django.conf import settings
@@ -21,8 +22,14 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
+from django_ratelimit.core import is_ratelimited
 
-from capacity.api import CATALOGUE_GENERATION_KEY, cached_for_conference, public_cache_control
+from capacity.api import (
+    CACHE_ERRORS,
+    CATALOGUE_GENERATION_KEY,
+    cached_for_conference,
+    public_cache_control,
+)
 from capacity.services import conference_by_slug, get_availability
 from conference.models import Conference
 
@@ -101,9 +108,43 @@ def _conference_and_offers(slug):
     )
 
 
+def _order_rate(group, request):
+    return settings.SEATKEEPER_ORDER_RATE
+
+
+def _too_many_orders(request):
+    """A 429 for an address over ``SEATKEEPER_ORDER_RATE``, or None. Counts the POST."""
+    try:
+        limited = is_ratelimited(
+            request, group="order-post", key="ip", rate=_order_rate, method="POST", increment=True
+        )
+    except CACHE_ERRORS:
+        # The lock, not the limit, keeps seats from being oversold: a cache that
+        # cannot be reached lets orders through.
+        limited = False
+    if not limited:
+        return None
+    retry_after = _rate_period(settings.SEATKEEPER_ORDER_RATE)
+    response = render(
+        request, "registration/too_many_orders.html", {"retry_after": retry_after}, status=429
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _rate_period(rate) -> int:
+    """Seconds in the period of a django-ratelimit rate such as ``20/m`` or ``100/5m``."""
+    match = re.fullmatch(r"\s*\d+/(\d*)([smhd])\s*", rate)
+    if match is None:
+        return 60
+    return int(match[1] or 1) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def conference_page(request, slug):
     """The ticket page; its order form posts back here and places the order."""
+    if request.method == "POST" and (refused := _too_many_orders(request)):
+        return refused
     found = _conference_and_offers(slug)
     if found is None:
         raise Http404("No such conference.")
@@ -263,15 +304,46 @@ def pay_order(request, slug, reference, secret):
         errors, status = ["Choose one of the payment methods offered for this order."], 400
     else:
         try:
-            provider.pay(order)
+            order = provider.pay(order)
         except ValidationError as error:
             errors, status = error.messages, 409
         else:
-            messages.success(
-                request,
-                f"Thank you: order {order.reference} is paid. "
-                f"A confirmation is on its way to {order.email}.",
-            )
+            if order.status in Order.COMMITTED_STATUSES:
+                messages.success(
+                    request,
+                    f"Thank you: order {order.reference} is paid. "
+                    f"A confirmation is on its way to {order.email}.",
+                )
+            else:
+                messages.success(
+                    request,
+                    f"Bank transfer chosen: your seats are held until "
+                    f"{_deadline(order)} for the money to arrive.",
+                )
+            return redirect(order)
+    order.refresh_from_db()
+    return render(request, ORDER_PAGE, _order_context(order, errors=errors), status=status)
+
+
+def _deadline(order) -> str:
+    """When an order's hold ends, in the conference's time zone, for a sentence."""
+    with timezone.override(order.conference.timezone):
+        return timezone.localtime(order.hold_expires_at).strftime("%d %b %Y %H:%M %Z")
+
+
+@require_POST
+def release_order(request, slug, reference, secret):
+    """The buyer gives back the seats of an unpaid order, once they confirm it."""
+    order = _order_or_404(slug, reference, secret)
+    if not request.POST.get("confirm"):
+        errors, status = ["Tick the box to confirm that you give these seats back."], 400
+    else:
+        try:
+            services.release_order(order)
+        except ValidationError as error:
+            errors, status = error.messages, 409
+        else:
+            messages.success(request, f"Order {order.reference} is cancelled; its seats are free.")
             return redirect(order)
     order.refresh_from_db()
     return render(request, ORDER_PAGE, _order_context(order, errors=errors), status=status)

@@ -12,3 +12,9 @@ def _fast_password_hashing(settings):
 @pytest.fixture
 def conference(db):
     return make_conference()
+
+
+@pytest.fixture(autouse=True)
+def _orders_not_rate_limited(settings):
+    """Tests post many orders from one address; tests of the limit set their own rate."""
+    settings.SEATKEEPER_ORDER_RATE = "100000/m"

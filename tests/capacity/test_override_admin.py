@@ -61,6 +61,8 @@ def conference_form(conference, **changes):
         "total_capacity": conference.total_capacity,
         "hold_minutes": conference.hold_minutes,
         "low_stock_threshold": conference.low_stock_threshold,
+        "max_held_seats_per_buyer": conference.max_held_seats_per_buyer,
+        "bank_transfer_days": conference.bank_transfer_days,
         "capacity_reason": "",
     }
     data.update(changes)

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from registration import payments, services
@@ -102,15 +102,16 @@ def test_free_order_gets_its_confirmation(conference, django_capture_on_commit_c
     assert len(mail.outbox) == 1
 
 
-def test_manual_provider_shows_instructions_and_leaves_the_order_pending(client, order):
+def test_manual_provider_shows_instructions_and_holds_the_order_for_the_transfer(client, order):
     page = client.get(order.get_absolute_url()).content.decode()
     assert "Bank transfer" in page
     assert f"quoting {order.reference}" in page
     response = client.post(pay_url(order), {"provider": "manual"})
     order.refresh_from_db()
-    assert response.status_code == 409
-    assert "Bank transfer cannot be paid online." in response.content.decode()
+    assert response.status_code == 302
     assert order.status == Order.Status.PENDING
+    assert order.payment_provider == "manual"
+    assert order.hold_expires_at > timezone.now() + timedelta(days=2)
 
 
 @pytest.mark.parametrize("provider", ["", "stripe", "demo'; DROP TABLE"])
@@ -174,8 +175,8 @@ def test_pay_needs_post(client, order):
 
 
 def test_demo_provider_goes_through_mark_paid(order):
-    with pytest.raises(ValidationError, match="cannot be paid online"):
-        payments.PROVIDERS["manual"].pay(order)
+    transfer = payments.PROVIDERS["manual"].pay(order)
+    assert transfer.status == Order.Status.PENDING and transfer.payment_provider == "manual"
     paid = payments.PROVIDERS["demo"].pay(order)
     assert paid.status == Order.Status.PAID and paid.payment_provider == "demo"
 
