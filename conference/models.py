@@ -44,6 +44,13 @@ class Conference(models.Model):
     bank_transfer_days = models.PositiveIntegerField(
         default=3, help_text="How long a hold lasts once the buyer chooses bank transfer."
     )
+    waiting_list_enabled = models.BooleanField(
+        default=True, help_text="Let attendees join a waiting list when tickets are sold out."
+    )
+    waiting_list_offer_minutes = models.PositiveIntegerField(
+        default=1440,
+        help_text="How long a waiting-list offer holds its seats for the person it goes to.",
+    )
     organizers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="organized_conferences"
     )
@@ -59,6 +66,10 @@ class Conference(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(hold_minutes__gte=1), name="conference_hold_at_least_a_minute"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(waiting_list_offer_minutes__gte=1),
+                name="conference_offer_at_least_a_minute",
             ),
             models.CheckConstraint(
                 condition=models.Q(bank_transfer_days__gte=1),

@@ -779,33 +779,6 @@ def find_counter_drift(conference=None) -> list[CounterDrift]:
     ]
 
 
-def repair_seat_counters(*, conference=None) -> list[CounterDrift]:
-    """Set every drifting counter to the recount of its lines; return what was repaired.
-
-    Each conference is repaired under the conference lock, with its counter rows
-    locked, so no order can be placed or paid between the recount and the write.
-    """
-    from capacity.services import locked_conference  # capacity.services imports this module
-    from conference.models import Conference
-
-    conferences = [conference] if conference is not None else list(Conference.objects.all())
-    repaired = []
-    for each in conferences:
-        with locked_conference(each) as locked:
-            list(SeatCounter.objects.select_for_update().filter(conference=locked))
-            drift = find_counter_drift(locked)
-            for item in drift:
-                SeatCounter.objects.update_or_create(
-                    conference_id=item.conference_id,
-                    expires_minute=item.expires_minute,
-                    target=item.target,
-                    item_id=item.item_id,
-                    defaults={"seats": item.recounted},
-                )
-            repaired.extend(drift)
-    return repaired
-
-
 def rebuild_seat_counters(connection=None):
     """Recompute every counter, sold and held, from the lines, replacing what is stored.
 

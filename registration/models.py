@@ -136,6 +136,7 @@ class Order(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # Set once, by the conditional update that claims the bank-transfer reminder.
 
     class Meta:
         ordering = ["-created_at"]
@@ -242,6 +243,96 @@ class OrderLineItem(models.Model):
         if not self.kind:
             self.kind = self.Kind.ADDON if self.addon_id else self.Kind.TICKET
         super().save(*args, **kwargs)
+
+
+def new_entry_secret():
+    return secrets.token_urlsafe(24)
+
+
+class WaitingListEntry(models.Model):
+    """One person waiting for seats of a sold-out ticket type (or of any ticket type).
+
+    Seats that free up are offered to WAITING entries oldest first
+    (``capacity.waiting``): an offer is a PENDING order held for
+    ``Conference.waiting_list_offer_minutes``. While entries wait, their seats are
+    kept from newcomers (the availability snapshot's ``waiting``).
+    """
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        OFFERED = "offered", "Seats offered"
+        ACCEPTED = "accepted", "Accepted"
+        EXPIRED = "expired", "Offer expired"
+        LEFT = "left", "Left the list"
+
+    LIVE_STATUSES = (Status.WAITING, Status.OFFERED)
+    # Most seats one entry for "any ticket type" may wait for.
+    ANY_MAX_QUANTITY = 10
+
+    conference = models.ForeignKey(
+        Conference, on_delete=models.CASCADE, related_name="waiting_list"
+    )
+    ticket_type = models.ForeignKey(
+        TicketType,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="waiting_list",
+        help_text="Empty: any ticket type of the conference will do.",
+    )
+    email = models.EmailField()
+    name = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
+    order = models.ForeignKey(
+        Order,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="waiting_list_entries",
+        help_text="The offer: a pending order held for this entry.",
+    )
+    secret = models.CharField(max_length=64, default=new_entry_secret, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    offered_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "waiting-list entry"
+        verbose_name_plural = "waiting-list entries"
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1), name="waiting_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="offered") | models.Q(order__isnull=False),
+                name="waiting_offer_has_order",
+            ),
+        ]
+        indexes = [
+            # The seat check reads a conference's WAITING seats on every order.
+            models.Index(
+                fields=["conference", "ticket_type"],
+                condition=models.Q(status="waiting"),
+                name="waiting_live_idx",
+            ),
+            models.Index(fields=["conference", "status"], name="waiting_conf_status_idx"),
+        ]
+
+    def __str__(self):
+        what = self.ticket_type.name if self.ticket_type_id else "any ticket"
+        return f"{self.name} <{self.email}> waiting for {self.quantity} × {what}"
+
+    def get_absolute_url(self):
+        return reverse(
+            "registration:waiting-entry",
+            kwargs={"slug": self.conference.slug, "pk": self.pk, "secret": self.secret},
+        )
+
+    @property
+    def is_live(self):
+        return self.status in self.LIVE_STATUSES
 
 
 class SeatCounter(models.Model):

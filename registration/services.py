@@ -12,24 +12,38 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import connection
 from django.utils import timezone
 
 from capacity.api import forget_cached_availability
+from capacity.availability import get_availability
+from capacity.locking import locked_conference, pause_after_check, wait_for_disk_at_commit
 from capacity.models import CapacityChange
+from capacity.overrides import clean_reason, record_capacity_change
 from capacity.rows import insert_with_children
-from capacity.services import (
-    clean_reason,
-    get_availability,
-    locked_conference,
-    pause_after_check,
-    record_capacity_change,
-    wait_for_disk_at_commit,
-)
+from capacity.waiting import offer_freed_seats, offer_lapsed_seats
 
 from .emails import confirm_payment_on_commit
-from .models import AddOn, Order, OrderLineItem, SeatCounter, TicketType
+from .models import AddOn, Order, OrderLineItem, SeatCounter, TicketType, WaitingListEntry
+from .orders import clean_buyer, whole_quantity
+from .waiting import join_waiting_list, leave_waiting_list
+
+# The waiting list's services, importable from here with the rest (SPEC).
+__all__ = [
+    "cancel_order",
+    "choose_bank_transfer",
+    "expire_holds",
+    "extend_hold",
+    "issue_comp_order",
+    "join_waiting_list",
+    "leave_waiting_list",
+    "mark_paid",
+    "offer_freed_seats",
+    "offer_lapsed_seats",
+    "place_order",
+    "refund_order",
+    "release_order",
+]
 
 # Largest primary key a BigAutoField can hold.
 MAX_ID = 2**63 - 1
@@ -53,15 +67,6 @@ class RequestedLine:
     kind: str
 
 
-def _quantity(value, name):
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            value = int(str(value).strip())
-        except (TypeError, ValueError):
-            raise ValidationError(f"The quantity for {name} must be a whole number.") from None
-    return value
-
-
 def _resolve(model, conference, wanted, noun, known=None):
     """Turn ``{item or pk: quantity}`` into RequestedLines, refusing foreign or unknown items.
 
@@ -77,7 +82,7 @@ def _resolve(model, conference, wanted, noun, known=None):
         except (TypeError, ValueError):
             raise ValidationError(f"Unknown {noun}: {key!r}.") from None
         label = key.name if isinstance(key, model) else f"{noun} {key}"
-        quantities[pk] = quantities.get(pk, 0) + _quantity(quantity, label)
+        quantities[pk] = quantities.get(pk, 0) + whole_quantity(quantity, label)
     items = {state.pk: state.item for state in known or () if state.pk in quantities}
     # Out-of-range ids cannot exist, and SQLite cannot even bind them.
     missing = [pk for pk in quantities if pk not in items and 1 <= pk <= MAX_ID]
@@ -150,23 +155,6 @@ def _not_on_sale_message(item, sale_state):
     return f"{item.name} is not available."
 
 
-def _clean_buyer(email, name):
-    name = (name or "").strip()
-    email = (email or "").strip()
-    problems = []
-    if not name:
-        problems.append("Enter your name.")
-    elif len(name) > 200:
-        problems.append("Your name is too long (200 characters at most).")
-    try:
-        validate_email(email)
-    except ValidationError:
-        problems.append("Enter a valid email address.")
-    if problems:
-        raise ValidationError(problems)
-    return email, name
-
-
 def _check_buyer_limit(conference, availability, seats):
     """Refuse a hold that would give one buyer more than ``max_held_seats_per_buyer``.
 
@@ -219,7 +207,7 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
     Raises ValidationError naming what is wrong: for the order's contents an
     ``OrderRefused`` carrying the snapshot the checks ran against.
     """
-    email, name = _clean_buyer(email, name)
+    email, name = clean_buyer(email, name)
     # A new hold commits without waiting for the disk (SEATKEEPER_ASYNC_HOLD_COMMIT,
     # PostgreSQL): what a crash can cost is written there and in docs/deploy.md.
     # Only in a transaction of its own (see locked_conference).
@@ -310,6 +298,10 @@ def mark_paid(order, *, provider="") -> Order:
         if provider:
             order.payment_provider = provider
         order.save(update_fields=["status", "paid_at", "payment_provider", "updated_at"])
+        WaitingListEntry.objects.filter(
+            order=order,
+            status__in=(WaitingListEntry.Status.OFFERED, WaitingListEntry.Status.EXPIRED),
+        ).update(status=WaitingListEntry.Status.ACCEPTED, updated_at=now)
         confirm_payment_on_commit(order)
         return order
 
@@ -388,8 +380,12 @@ def release_order(order) -> Order:
 
 
 def cancel_order(order) -> Order:
-    """Cancel an order; its seats are free at once. Refunded or cancelled orders are refused."""
-    with locked_conference(order.conference_id):
+    """Cancel an order; its seats are free at once and offered to the waiting list.
+
+    Refunded or cancelled orders are refused. Cancelling an offer from the
+    waiting list ends its entry's place (LEFT).
+    """
+    with locked_conference(order.conference_id) as conference:
         order.refresh_from_db()
         if order.status in (Order.Status.CANCELLED, Order.Status.REFUNDED):
             raise ValidationError(
@@ -397,12 +393,17 @@ def cancel_order(order) -> Order:
             )
         order.status = Order.Status.CANCELLED
         order.save(update_fields=["status", "updated_at"])
+        WaitingListEntry.objects.filter(order=order, status=WaitingListEntry.Status.OFFERED).update(
+            status=WaitingListEntry.Status.LEFT, updated_at=timezone.now()
+        )
+        offer_freed_seats(conference)
         return order
 
 
 def refund_order(order, *, partial=False) -> Order:
-    """Refund a paid order. A full refund frees its seats; a partial one keeps them."""
-    with locked_conference(order.conference_id):
+    """Refund a paid order. A full refund frees its seats, offered to the waiting list
+    at once; a partial one keeps them."""
+    with locked_conference(order.conference_id) as conference:
         order.refresh_from_db()
         if order.status not in Order.COMMITTED_STATUSES:
             raise ValidationError(
@@ -411,6 +412,8 @@ def refund_order(order, *, partial=False) -> Order:
             )
         order.status = Order.Status.PARTIALLY_REFUNDED if partial else Order.Status.REFUNDED
         order.save(update_fields=["status", "updated_at"])
+        if not partial:
+            offer_freed_seats(conference)
         return order
 
 
@@ -450,7 +453,7 @@ def issue_comp_order(*, conference, email, name, tickets, reason, user, addons=N
     CapacityChange (``comp``) with ``reason``, ``forced`` when the order took seats
     beyond a cap. Raises ValidationError, writing nothing, on bad input.
     """
-    email, name = _clean_buyer(email, name)
+    email, name = clean_buyer(email, name)
     reason = clean_reason(reason)
     with locked_conference(conference) as conference:
         lines = _resolve(TicketType, conference, tickets, "ticket type") + _resolve(

@@ -63,6 +63,8 @@ def conference_form(conference, **changes):
         "low_stock_threshold": conference.low_stock_threshold,
         "max_held_seats_per_buyer": conference.max_held_seats_per_buyer,
         "bank_transfer_days": conference.bank_transfer_days,
+        "waiting_list_enabled": "on" if conference.waiting_list_enabled else "",
+        "waiting_list_offer_minutes": conference.waiting_list_offer_minutes,
         "capacity_reason": "",
     }
     data.update(changes)

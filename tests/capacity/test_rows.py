@@ -201,7 +201,7 @@ def test_under_the_lock_seats_are_counted_as_of_before_the_wait_and_the_rest_aft
         def now():
             return next(moments)
 
-    monkeypatch.setattr("capacity.services.timezone", Clock)
+    monkeypatch.setattr("capacity.locking.timezone", Clock)
     with transaction.atomic():
         _, availability = lock_with_availability(conference)
     assert availability.held == 2  # the hold lapsing during the wait

@@ -43,6 +43,7 @@ def test_answer_has_exactly_the_documented_shape_and_counts(client):
         "held": 3,
         "remaining": 44,
         "sold_out": False,
+        "waiting": 0,
         "ticket_types": [
             {
                 "slug": "regular",
@@ -51,6 +52,7 @@ def test_answer_has_exactly_the_documented_shape_and_counts(client):
                 "held": 2,
                 "remaining": 25,
                 "sold_out": False,
+                "waiting": 0,
             },
             {
                 "slug": "open-ended",
@@ -59,6 +61,7 @@ def test_answer_has_exactly_the_documented_shape_and_counts(client):
                 "held": 1,
                 "remaining": 44,
                 "sold_out": False,
+                "waiting": 0,
             },
         ],
         "addons": [

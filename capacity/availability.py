@@ -1,0 +1,524 @@
+"""The availability snapshot: how many seats one conference has left, and why.
+
+The counting rule: a ticket line takes a venue seat when its order is PAID or
+PARTIALLY_REFUNDED, or PENDING with ``hold_expires_at`` in the future. A hold
+stops counting the instant it expires; no background job is needed. Add-on
+lines never take venue seats; they count against their add-on's own quantity
+under the same rule. Ticket lines whose ticket type was deleted still take
+venue seats. Blocked seats count as taken until released. Seats that people on
+the waiting list wait for are kept from newcomers: a snapshot's ``remaining``
+is what a newcomer can buy.
+
+Everything here reads; nothing locks or writes (see ``capacity.locking``).
+"""
+
+import functools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from conference.models import Conference
+from registration.counters import VENUE, seat_totals_from_rows, seat_totals_query
+from registration.models import AddOn, Order, OrderLineItem, TicketType, WaitingListEntry
+
+from .models import BlockedSeats
+from .rows import instances_from_rows, load_rows, run_together, select_sql
+
+
+def _pk(conference) -> int:
+    """A Conference's primary key, or the primary key it already is."""
+    return conference.pk if isinstance(conference, Conference) else conference
+
+
+# What the lock statement sets in the same round trip when a caller asks for a
+# commit that does not wait for the disk (see ``locked_conference``).
+
+
+@dataclass
+class SeatCounts:
+    """Seats sold (committed) and held (live holds), venue-wide and per item."""
+
+    venue_sold: int = 0
+    venue_held: int = 0
+    ticket_sold: dict = field(default_factory=lambda: defaultdict(int))
+    ticket_held: dict = field(default_factory=lambda: defaultdict(int))
+    addon_sold: dict = field(default_factory=lambda: defaultdict(int))
+    addon_held: dict = field(default_factory=lambda: defaultdict(int))
+    # Blocked seats: venue-wide (per-type blocks included) and per ticket type.
+    venue_blocked: int = 0
+    ticket_blocked: dict = field(default_factory=dict)
+    # Ticket seats in the live holds of the buyer the counts were taken for.
+    buyer_held: int = 0
+    # Seats WAITING entries of the waiting list wait for: per ticket type, and
+    # for "any ticket type".
+    ticket_waiting: dict = field(default_factory=dict)
+    any_waiting: int = 0
+
+    @property
+    def venue_waiting(self):
+        return self.any_waiting + sum(self.ticket_waiting.values())
+
+
+# Marks the blocked-seat rows among the seat totals' rows (no target is called so).
+BLOCKED = "blocked"
+# Marks the rows of seats waited for (no target is called so either).
+WAITING = "waiting"
+# Marks the row of one buyer's held seats.
+BUYER = "buyer"
+
+
+@functools.cache
+def _blocked_seats_sql() -> str:
+    """Blocked seats per ticket type (NULL: venue-wide), in rows shaped like the
+    seat totals' ones, so ``count_seats`` can read them in the same statement."""
+    return (
+        f"SELECT '{BLOCKED}', ticket_type_id, SUM(quantity), 0, 0"
+        f" FROM {BlockedSeats._meta.db_table}"
+        " WHERE conference_id = %s AND quantity > 0 GROUP BY ticket_type_id"
+    )
+
+
+@functools.cache
+def _waiting_seats_sql() -> str:
+    """Seats WAITING entries wait for, per ticket type (NULL: any ticket type), in
+    rows shaped like the seat totals' ones."""
+    return (
+        f"SELECT '{WAITING}', ticket_type_id, SUM(quantity), 0, 0"
+        f" FROM {WaitingListEntry._meta.db_table}"
+        f" WHERE conference_id = %s AND status = '{WaitingListEntry.Status.WAITING}'"
+        " GROUP BY ticket_type_id"
+    )
+
+
+def _blocked_from_rows(rows) -> tuple[int, dict]:
+    """(venue-wide total including per-type blocks, {ticket_type_id: n}) from those rows."""
+    per_type = {ticket_type_id: int(seats) for _, ticket_type_id, seats, _, _ in rows}
+    return sum(per_type.values()), {pk: n for pk, n in per_type.items() if pk is not None}
+
+
+@functools.cache
+def _buyer_held_sql() -> str:
+    """One buyer's ticket seats in live holds (any case of the email), in one row
+    shaped like the seat totals' ones."""
+    order, line = Order._meta.db_table, OrderLineItem._meta.db_table
+    return (
+        f"SELECT '{BUYER}', NULL, COALESCE(SUM(l.quantity), 0), 0, 0"
+        f" FROM {line} l INNER JOIN {order} o ON o.id = l.order_id"
+        f" WHERE o.conference_id = %s AND o.status = '{Order.Status.PENDING}'"
+        f" AND o.hold_expires_at > %s AND UPPER(o.email) = UPPER(%s)"
+        f" AND l.kind = '{OrderLineItem.Kind.TICKET}'"
+    )
+
+
+def _seat_counts_statement(conference, now, *, buyer=None) -> tuple[str, list]:
+    sql, params = seat_totals_query(conference, now)
+    params += [_pk(conference)] * 2
+    sql = f"{sql} UNION ALL {_blocked_seats_sql()} UNION ALL {_waiting_seats_sql()}"
+    if buyer is not None:
+        sql += f" UNION ALL {_buyer_held_sql()}"
+        params += [_pk(conference), connection.ops.adapt_datetimefield_value(now), buyer]
+    return sql, params
+
+
+def _seat_counts_from_rows(rows) -> SeatCounts:
+    counts = SeatCounts()
+    counts.venue_blocked, counts.ticket_blocked = _blocked_from_rows(
+        row for row in rows if row[0] == BLOCKED
+    )
+    counts.buyer_held = sum(int(row[2]) for row in rows if row[0] == BUYER)
+    for _, ticket_type_id, seats, _, _ in (row for row in rows if row[0] == WAITING):
+        if ticket_type_id is None:
+            counts.any_waiting = int(seats)
+        else:
+            counts.ticket_waiting[ticket_type_id] = int(seats)
+    totals = seat_totals_from_rows(row for row in rows if row[0] not in (BLOCKED, BUYER, WAITING))
+    for (target, item_id), (sold, held) in totals.items():
+        if target == VENUE:
+            counts.venue_sold, counts.venue_held = sold, held
+        elif target == OrderLineItem.Kind.TICKET:
+            counts.ticket_sold[item_id], counts.ticket_held[item_id] = sold, held
+        else:
+            counts.addon_sold[item_id], counts.addon_held[item_id] = sold, held
+    return counts
+
+
+def count_seats(conference, now) -> SeatCounts:
+    """Count the seats of one conference, its blocked seats and the seats waited
+    for, in a single query.
+
+    Sold seats and held seats are read from the seat counters (kept by
+    database triggers, see ``registration.counters``); only the holds expiring
+    later in ``now``'s minute are summed live. The cost grows neither with the
+    orders sold nor with the holds live. The blocked seats come in the same
+    statement: one round trip less under the lock, on every order.
+    """
+    (rows,) = run_together([_seat_counts_statement(conference, now)])
+    return _seat_counts_from_rows(rows)
+
+
+def count_blocked_seats(conference) -> tuple[int, dict]:
+    """Blocked seats: (venue-wide total including per-type blocks, {ticket_type_id: n})."""
+    with connection.cursor() as cursor:
+        cursor.execute(_blocked_seats_sql(), [_pk(conference)])
+        return _blocked_from_rows(cursor.fetchall())
+
+
+def _remaining(capacity, taken):
+    """``None`` for unlimited (capacity 0); never negative."""
+    if not capacity:
+        return None
+    return max(0, capacity - taken)
+
+
+def venue_refusal(conference, remaining, wanted) -> str | None:
+    """The words for refusing ``wanted`` venue seats, or None when they fit."""
+    if remaining is None or (0 < remaining and wanted <= remaining):
+        return None
+    if remaining <= 0:
+        return (
+            f"{conference.name} is sold out: all {conference.total_capacity} seats "
+            f"of the venue capacity are taken."
+        )
+    return f"Only {remaining} tickets remaining for {conference.name}."
+
+
+@dataclass(frozen=True)
+class ItemAvailability:
+    """How many of one ticket type or add-on can be bought right now."""
+
+    pk: int
+    slug: str
+    name: str
+    kind: str  # "ticket" or "addon"
+    capacity: int | None  # None: unlimited
+    sold: int
+    held: int
+    blocked: int
+    own_remaining: int | None  # free against its own quantity only
+    remaining: int | None  # what a newcomer can really buy (tickets: also the venue)
+    sale_state: str  # "on_sale", "inactive", "not_yet", "ended"
+    low_stock_threshold: int
+    # Seats the waiting list waits for (tickets: entries for this type and for any).
+    waiting: int = 0
+    # Free seats, the waiting list's included (tickets: also the venue's).
+    free: int | None = None
+    # The TicketType or AddOn row the snapshot was built from, so callers (the
+    # order form, the checks under the lock) need not load it again.
+    item: object = field(default=None, compare=False, repr=False)
+
+    @property
+    def taken(self):
+        return self.sold + self.held + self.blocked
+
+    @property
+    def sold_out(self):
+        return self.remaining == 0
+
+    @property
+    def on_sale(self):
+        return self.sale_state == "on_sale"
+
+    @property
+    def low_stock(self):
+        return self.remaining is not None and 0 < self.remaining <= self.low_stock_threshold
+
+    @property
+    def percent_taken(self):
+        if not self.capacity:
+            return 0
+        return min(100, round(100 * self.taken / self.capacity))
+
+    def is_purchase_permitted(self, quantity) -> tuple[bool, str]:
+        """(allowed, reason) for a newcomer buying ``quantity`` against this item's
+        own stock, less the seats its waiting list waits for."""
+        if self.own_remaining is None:
+            return True, ""
+        if quantity > self.own_remaining:
+            if self.own_remaining == 0:
+                return False, f"{self.name} is sold out."
+            if self.kind == "ticket":
+                return False, f"Only {self.own_remaining} tickets remaining for {self.name}."
+            return False, f"Only {self.own_remaining} left of {self.name}."
+        if quantity > self.own_remaining - self.waiting:
+            return False, waiting_refusal(self.name, self.waiting)
+        return True, ""
+
+    def as_dict(self):
+        """This item in the availability API (SPEC: Public pages)."""
+        return {
+            "slug": self.slug,
+            "capacity": self.capacity,
+            "sold": self.sold,
+            "held": self.held,
+            "remaining": self.remaining,
+            "sold_out": self.sold_out,
+        } | ({"waiting": self.waiting} if self.kind == "ticket" else {})
+
+
+def waiting_refusal(name, waiting) -> str:
+    """The words for refusing a newcomer the seats the waiting list waits for."""
+    people = "someone is" if waiting == 1 else "people are"
+    return (
+        f"The free seats of {name} go to the waiting list first: {people} waiting "
+        f"for {waiting}. Join the waiting list to get the next seats."
+    )
+
+
+@dataclass(frozen=True)
+class Availability:
+    """One conference's seats at one instant: the venue, each ticket type, each add-on."""
+
+    conference: Conference
+    computed_at: datetime
+    capacity: int | None
+    sold: int
+    held: int
+    blocked: int
+    remaining: int | None
+    ticket_types: list[ItemAvailability]
+    addons: list[ItemAvailability]
+    # Ticket seats in the live holds of the buyer the snapshot was taken for, if any.
+    buyer_held: int = 0
+    # Venue seats the waiting list waits for, and free seats theirs included
+    # (``remaining`` is what is left for newcomers).
+    waiting: int = 0
+    free: int | None = None
+
+    @property
+    def taken(self):
+        return self.sold + self.held + self.blocked
+
+    @property
+    def sold_out(self):
+        return self.remaining == 0
+
+    @property
+    def low_stock(self):
+        threshold = self.conference.low_stock_threshold
+        return self.remaining is not None and 0 < self.remaining <= threshold
+
+    @property
+    def over_capacity(self):
+        """Seats taken beyond the cap (comp tickets or a forced lower)."""
+        if self.capacity is None:
+            return 0
+        return max(0, self.taken - self.capacity)
+
+    @property
+    def percent_taken(self):
+        if not self.capacity:
+            return 0
+        return min(100, round(100 * self.taken / self.capacity))
+
+    def ticket_type(self, key):
+        return next(item for item in self.ticket_types if key in (item.pk, item.slug))
+
+    def addon(self, key):
+        return next(item for item in self.addons if key in (item.pk, item.slug))
+
+    def is_purchase_permitted(self, seats) -> tuple[bool, str]:
+        """(allowed, reason) for a newcomer's ``seats`` more venue seats."""
+        message = venue_refusal(self.conference, self.free, seats)
+        if message is None and self.free is not None and seats > self.free - self.waiting:
+            message = waiting_refusal(self.conference.name, self.waiting)
+        return message is None, message or ""
+
+    def as_dict(self):
+        """The availability API's answer (SPEC: Public pages); inactive items are left out.
+
+        ``remaining`` of a ticket type is what can really be bought: the smaller
+        of its own and the venue's remaining seats (None only when both are unlimited).
+        """
+        return {
+            "capacity": self.capacity,
+            "sold": self.sold,
+            "held": self.held,
+            "remaining": self.remaining,
+            "sold_out": self.sold_out,
+            "waiting": self.waiting,
+            "ticket_types": [i.as_dict() for i in self.ticket_types if i.sale_state != "inactive"],
+            "addons": [i.as_dict() for i in self.addons if i.sale_state != "inactive"],
+        }
+
+
+# How ticket types and add-ons are listed within a conference.
+ITEM_ORDER = ("position", "price", "name")
+
+
+def conference_by_slug(slug) -> Conference | None:
+    """The conference a public page names, or None; with a statement built once
+    (every ticket page, order and poll starts here)."""
+    rows = load_rows(Conference, select_sql(Conference, "slug"), [slug])
+    return rows[0] if rows else None
+
+
+CATALOGUE = (TicketType, AddOn)
+
+
+@functools.cache
+def _catalogue_sql() -> tuple[str, dict]:
+    """One statement for the ticket types and the add-ons of a conference, and
+    where each model's columns sit in its rows: ``{model: [index, …]}``.
+
+    A ``UNION ALL`` over the columns of both tables (NULL where a table lacks
+    one); the first column says which table a row comes from.
+    """
+    quote = connection.ops.quote_name
+    columns = []
+    for model in CATALOGUE:
+        columns += [f.column for f in model._meta.concrete_fields if f.column not in columns]
+    branches = []
+    for kind, model in enumerate(CATALOGUE):
+        own = {f.column for f in model._meta.concrete_fields}
+        selected = ", ".join(quote(c) if c in own else "NULL" for c in columns)
+        table = quote(model._meta.db_table)
+        branches.append(
+            f"SELECT {kind} AS catalogue_kind, {selected} FROM {table}"
+            f" WHERE {quote('conference_id')} = %s"
+        )
+    order = ", ".join(quote(TicketType._meta.get_field(name).column) for name in ITEM_ORDER)
+    sql = " UNION ALL ".join(branches) + f" ORDER BY catalogue_kind, {order}"
+    indexes = {
+        model: [1 + columns.index(f.column) for f in model._meta.concrete_fields]
+        for model in CATALOGUE
+    }
+    return sql, indexes
+
+
+def _catalogue_statement(conference) -> tuple[str, list]:
+    return _catalogue_sql()[0], [_pk(conference)] * len(CATALOGUE)
+
+
+def _catalogue_from_rows(rows) -> tuple[list, list]:
+    indexes = _catalogue_sql()[1]
+    ticket_types, addons = (
+        instances_from_rows(model, [row for row in rows if row[0] == kind], indexes[model])
+        for kind, model in enumerate(CATALOGUE)
+    )
+    return ticket_types, addons
+
+
+def conference_catalogue(conference) -> tuple[list, list]:
+    """(ticket types, add-ons) of one conference, each in listing order (ITEM_ORDER).
+
+    One statement, built once: the snapshot runs on every order and every page
+    view, under the lock for orders, and compiling the ORM queries each time
+    cost more than running them.
+    """
+    (rows,) = run_together([_catalogue_statement(conference)])
+    return _catalogue_from_rows(rows)
+
+
+def _less_waiting(remaining, waiting):
+    """What is left of ``remaining`` for newcomers once ``waiting`` seats go to the
+    waiting list (None: unlimited)."""
+    return None if remaining is None else max(0, remaining - waiting)
+
+
+def _min_remaining(own, venue):
+    if own is None:
+        return venue
+    if venue is None:
+        return own
+    return min(own, venue)
+
+
+def get_availability(conference, *, now=None, counts=None, buyer=None) -> Availability:
+    """The availability snapshot of a conference, in a constant number of queries.
+
+    Two statements whatever the number of ticket types and add-ons, sent in one
+    round trip on PostgreSQL: the catalogue (ticket types and add-ons together),
+    and the seat counts with the blocked seats (``count_seats``).
+    Inactive ticket types and add-ons are included (with their sale state), in
+    the order the ticket page lists them (position, price, name); each entry
+    carries its row as ``item``.
+    """
+    now = now or timezone.now()
+    statements = [_catalogue_statement(conference)]
+    if counts is None:
+        statements.append(_seat_counts_statement(conference, now, buyer=buyer))
+    catalogue_rows, *count_rows = run_together(statements)
+    counts = counts or _seat_counts_from_rows(count_rows[0])
+    return _availability(conference, now, counts, _catalogue_from_rows(catalogue_rows))
+
+
+def _availability(conference, now, counts, catalogue) -> Availability:
+    """The snapshot from a conference row, its seat counts and its catalogue."""
+    venue_blocked, blocked_per_type = counts.venue_blocked, counts.ticket_blocked
+    venue_capacity = conference.total_capacity or None
+    venue_free = _remaining(
+        conference.total_capacity, counts.venue_sold + counts.venue_held + venue_blocked
+    )
+    venue_waiting = counts.venue_waiting
+    venue_remaining = _less_waiting(venue_free, venue_waiting)
+    threshold = conference.low_stock_threshold
+
+    ticket_types = []
+    # Not the models' default ordering: it starts with the conference, which
+    # costs a join with it on every snapshot.
+    catalogue_ticket_types, catalogue_addons = catalogue
+    for ticket_type in catalogue_ticket_types:
+        sold = counts.ticket_sold.get(ticket_type.pk, 0)
+        held = counts.ticket_held.get(ticket_type.pk, 0)
+        blocked = blocked_per_type.get(ticket_type.pk, 0)
+        own = _remaining(ticket_type.total_quantity, sold + held + blocked)
+        waiting = counts.ticket_waiting.get(ticket_type.pk, 0) + counts.any_waiting
+        ticket_types.append(
+            ItemAvailability(
+                pk=ticket_type.pk,
+                slug=ticket_type.slug,
+                name=ticket_type.name,
+                kind="ticket",
+                capacity=ticket_type.total_quantity or None,
+                sold=sold,
+                held=held,
+                blocked=blocked,
+                own_remaining=own,
+                remaining=_min_remaining(_less_waiting(own, waiting), venue_remaining),
+                sale_state=ticket_type.sale_state(now),
+                low_stock_threshold=threshold,
+                waiting=waiting,
+                free=_min_remaining(own, venue_free),
+                item=ticket_type,
+            )
+        )
+    addons = []
+    for addon in catalogue_addons:
+        sold = counts.addon_sold.get(addon.pk, 0)
+        held = counts.addon_held.get(addon.pk, 0)
+        own = _remaining(addon.total_quantity, sold + held)
+        addons.append(
+            ItemAvailability(
+                pk=addon.pk,
+                slug=addon.slug,
+                name=addon.name,
+                kind="addon",
+                capacity=addon.total_quantity or None,
+                sold=sold,
+                held=held,
+                blocked=0,
+                own_remaining=own,
+                remaining=own,
+                free=own,
+                sale_state="on_sale" if addon.is_active else "inactive",
+                low_stock_threshold=threshold,
+                item=addon,
+            )
+        )
+    return Availability(
+        conference=conference,
+        computed_at=now,
+        capacity=venue_capacity,
+        sold=counts.venue_sold,
+        held=counts.venue_held,
+        blocked=venue_blocked,
+        remaining=venue_remaining,
+        ticket_types=ticket_types,
+        addons=addons,
+        buyer_held=counts.buyer_held,
+        waiting=venue_waiting,
+        free=venue_free,
+    )

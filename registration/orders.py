@@ -1,0 +1,32 @@
+"""Checks of what a person types, shared by ordering and the waiting list."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+
+def whole_quantity(value, name) -> int:
+    """``value`` as an int, or ValidationError saying the quantity for ``name`` is not one."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value).strip())
+        except (TypeError, ValueError):
+            raise ValidationError(f"The quantity for {name} must be a whole number.") from None
+    return value
+
+
+def clean_buyer(email, name) -> tuple[str, str]:
+    """(email, name) stripped, or ValidationError listing what is missing or wrong."""
+    name = (name or "").strip()
+    email = (email or "").strip()
+    problems = []
+    if not name:
+        problems.append("Enter your name.")
+    elif len(name) > 200:
+        problems.append("Your name is too long (200 characters at most).")
+    try:
+        validate_email(email)
+    except ValidationError:
+        problems.append("Enter a valid email address.")
+    if problems:
+        raise ValidationError(problems)
+    return email, name
