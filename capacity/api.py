@@ -23,7 +23,7 @@ from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
 from conference.models import Conference
-from registration.models import AddOn, Order, OrderLineItem, TicketType
+from registration.models import AddOn, Order, OrderLineItem, TicketType, WaitingListEntry
 
 from .models import BlockedSeats, CapacityChange
 from .services import conference_by_slug, get_availability
@@ -79,7 +79,7 @@ def connect_cache_invalidation():
     no signal; the CapacityChange every override writes stands in for them.
     """
     catalogue = (Conference, TicketType, AddOn, CapacityChange)
-    for model in (*catalogue, Order, OrderLineItem, BlockedSeats):
+    for model in (*catalogue, Order, OrderLineItem, BlockedSeats, WaitingListEntry):
         forget = forget_cached_catalogue if model in catalogue else forget_cached_availability
         uid = f"seatkeeper-availability-{model._meta.label_lower}"
         post_save.connect(forget, sender=model, dispatch_uid=uid)

@@ -288,7 +288,7 @@ class WaitingListEntry(models.Model):
         Order,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         related_name="waiting_list_entries",
         help_text="The offer: a pending order held for this entry.",
     )

@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                 ('offered_at', models.DateTimeField(blank=True, null=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('conference', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='waiting_list', to='conference.conference')),
-                ('order', models.ForeignKey(blank=True, help_text='The offer: a pending order held for this entry.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='waiting_list_entries', to='registration.order')),
+                ('order', models.ForeignKey(blank=True, help_text='The offer: a pending order held for this entry.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='waiting_list_entries', to='registration.order')),
                 ('ticket_type', models.ForeignKey(blank=True, help_text='Empty: any ticket type of the conference will do.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='waiting_list', to='registration.tickettype')),
             ],
             options={
