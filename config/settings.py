@@ -105,8 +105,9 @@ DATABASES = {
         conn_health_checks=False,
     )
 }
-# Lets several test runs share one machine without sharing a test database.
-TEST_DB_SUFFIX = os.environ.get("SEATKEEPER_TEST_DB_SUFFIX", "")
+# Lets several test runs share one machine without sharing a test database:
+# each run has its own unless told a name.
+TEST_DB_SUFFIX = os.environ.get("SEATKEEPER_TEST_DB_SUFFIX", f"_{os.getpid()}")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
     # A file, not memory: threads in race tests need a shared database.
