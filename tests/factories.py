@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from conference.models import Conference
-from registration.models import AddOn, Order, OrderLineItem, TicketType
+from registration.models import AddOn, Order, OrderLineItem, TicketType, WaitingListEntry
 
 _sequence = itertools.count(1)
 
@@ -90,4 +90,18 @@ def make_user(username=None, **fields):
     username = username or f"user{next(_sequence)}"
     return get_user_model().objects.create_user(
         username=username, password="pw-for-tests-only", email=f"{username}@example.com", **fields
+    )
+
+
+def make_entry(conference, ticket_type=None, quantity=1, *, email=None, **fields):
+    """A WAITING waiting-list entry built directly in the database (no checks), for
+    ``ticket_type`` (None: any ticket type). Later calls are later in line."""
+    n = next(_sequence)
+    return WaitingListEntry.objects.create(
+        conference=conference,
+        ticket_type=ticket_type,
+        quantity=quantity,
+        email=email or f"waiter{n}@example.com",
+        name=f"Waiter {n}",
+        **fields,
     )
