@@ -53,7 +53,10 @@ def worker(tree, name):
     import common  # the checkout's own bench helpers
 
     with common.bench_database(name) as url:
-        env = common.production_env(url, LOG_LEVEL="ERROR")
+        # One backend for the whole run: its CPU is read from /proc/<pid>/stat
+        # around each sample, and a connection replaced once CONN_MAX_AGE has
+        # passed would end in the middle of one.
+        env = common.production_env(url, LOG_LEVEL="ERROR", CONN_MAX_AGE=86400)
         os.environ.update(env)
         common.manage("collectstatic", "--noinput", "-v", "0", env=env)
         import logging
