@@ -29,6 +29,17 @@ def _ticket_type_of(conference, ticket_type):
     return found
 
 
+def _refuse_off_sale(conference, availability, ticket_type):
+    """Only seats on sale now are waited for: a place in line for a ticket type
+    not on sale yet would be served before the sale opens to everyone, and one
+    whose sale ended would never be served while keeping venue seats from others."""
+    on_sale = {item.pk for item in availability.ticket_types if item.on_sale}
+    if ticket_type is not None and ticket_type.pk not in on_sale:
+        raise ValidationError(f"{ticket_type.name} is not on sale now; it has no waiting list.")
+    if ticket_type is None and not on_sale:
+        raise ValidationError(f"No tickets for {conference.name} are on sale now to wait for.")
+
+
 def _orderable_now(availability, ticket_type, quantity) -> bool:
     """Whether a newcomer could order ``quantity`` tickets (of ``ticket_type``, or of
     any type) right now, so that waiting makes no sense."""
@@ -49,10 +60,11 @@ def join_waiting_list(*, conference, email, name, quantity=1, ticket_type=None):
 
     Under the conference lock. Refuses with ValidationError, writing nothing: a
     bad quantity (1 to the type's ``max_per_order``, or to 10 for any type), a
-    ticket type of another conference or not on sale, a closed waiting list, a
-    request that can be ordered right now (the message says ``available``), and a
-    second live entry of the same email (any letter case) for the same ticket type
-    (``already``). Seats free for the new entry are offered to it at once.
+    ticket type of another conference or not on sale now (for any type: none on
+    sale), a closed waiting list, a request that can be ordered right now (the
+    message says ``available``), and a second live entry of the same email (any
+    letter case) for the same ticket type (``already``). Seats free for the new
+    entry are offered to it at once.
     """
     email, name = clean_buyer(email, name)
     quantity = whole_quantity(quantity, "the waiting list")
@@ -60,6 +72,7 @@ def join_waiting_list(*, conference, email, name, quantity=1, ticket_type=None):
         if not conference.waiting_list_enabled:
             raise ValidationError(f"{conference.name} has no waiting list.")
         ticket_type = _ticket_type_of(conference, ticket_type)
+        _refuse_off_sale(conference, availability, ticket_type)
         most = ticket_type.max_per_order if ticket_type else WaitingListEntry.ANY_MAX_QUANTITY
         if not 1 <= quantity <= most:
             raise ValidationError(f"Wait for 1 to {most} tickets.")

@@ -128,6 +128,29 @@ def test_an_inactive_ticket_type_has_no_waiting_list(sold_out):
     nothing_written(conference)
 
 
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"available_from": timezone.now() + timedelta(days=1)},
+        {"available_until": timezone.now() - timedelta(days=1)},
+    ],
+    ids=["not-on-sale-yet", "sale-ended"],
+)
+def test_a_ticket_type_off_sale_has_no_waiting_list(window):
+    """A place in line before the sale opens would jump the launch rush: the
+    seats waited for are kept from everyone and offered first."""
+    conference = make_conference(total_capacity=10)
+    later = make_ticket_type(conference, total_quantity=5, **window)
+
+    with pytest.raises(ValidationError, match="not on sale"):
+        join(conference, later)
+    with pytest.raises(ValidationError, match="on sale now"):
+        join(conference, None)  # and no ticket type is on sale
+
+    nothing_written(conference, orders=0)
+    assert get_availability(conference).waiting == 0
+
+
 def test_a_disabled_waiting_list_takes_nobody(sold_out):
     conference, regular, _ = sold_out
     conference.waiting_list_enabled = False
