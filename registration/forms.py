@@ -46,6 +46,11 @@ class Offer:
         return self.state.on_sale and not self.state.sold_out
 
     @property
+    def waitable(self):
+        """A ticket type on sale that a newcomer cannot buy: its waiting list is open."""
+        return self.kind == "ticket" and self.state.on_sale and self.state.sold_out
+
+    @property
     def input_id(self):
         # The id changes when the item closes, so htmx's hx-preserve keeps what
         # was typed only while the item stays open, and a reopened item gets a

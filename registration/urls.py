@@ -1,8 +1,9 @@
-"""Public attendee pages: the ticket page, the order form and the order page."""
+"""Public attendee pages: the ticket page, the order form, the order page and the
+waiting list."""
 
 from django.urls import path
 
-from . import views
+from . import views, waiting_views
 
 app_name = "registration"
 
@@ -17,5 +18,16 @@ urlpatterns = [
         "<slug:slug>/orders/<str:reference>/<str:secret>/cancel/",
         views.release_order,
         name="cancel",
+    ),
+    path("<slug:slug>/waiting/", waiting_views.join_waiting_list, name="join-waiting-list"),
+    path(
+        "<slug:slug>/waiting/<int:pk>/<str:secret>/",
+        waiting_views.waiting_entry,
+        name="waiting-entry",
+    ),
+    path(
+        "<slug:slug>/waiting/<int:pk>/<str:secret>/leave/",
+        waiting_views.leave_waiting_list,
+        name="leave-waiting-list",
     ),
 ]

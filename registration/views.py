@@ -35,7 +35,7 @@ from conference.models import Conference
 
 from . import payments, services
 from .forms import OrderForm, form_offers, offers_for
-from .models import Order
+from .models import Order, WaitingListEntry
 
 TICKET_PAGE = "registration/conference.html"
 ORDER_PAGE = "registration/order.html"
@@ -62,6 +62,7 @@ def _live_context(conference, availability, offers):
         "conference": conference,
         "availability": availability,
         "offers": [offer for offer in offers if offer.is_listed],
+        "waiting_any_max": WaitingListEntry.ANY_MAX_QUANTITY,
     }
 
 
@@ -276,6 +277,7 @@ def _order_context(order, *, errors=()):
             math.ceil((order.hold_expires_at - now).total_seconds() / 60) if hold_live else 0
         ),
         "hold_lapsed": can_pay and not hold_live,
+        "from_waiting_list": order.waiting_list_entries.exists(),
         "can_pay": can_pay,
         "pay_options": [(provider, provider.instructions(order)) for provider in providers],
         "errors": errors,
