@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from registration import services
 from registration.models import Order
-from tests.factories import make_addon, make_conference, make_order, make_ticket_type
+from tests.factories import make_addon, make_conference, make_entry, make_order, make_ticket_type
 
 pytestmark = pytest.mark.django_db
 
@@ -321,4 +321,39 @@ def test_with_the_shared_cache_down_buyers_still_see_the_page_and_order():
         assert client.get(f"/{conference.slug}/live/").status_code == 200
         api = client.get(f"/api/conferences/{conference.slug}/availability")
         assert api.json()["remaining"] == 1
+    assert Order.objects.filter(conference=conference).count() == 1
+
+
+def test_people_waiting_cost_no_statement_more():
+    """The seats waited for are one more branch of the seat counts' statement."""
+    conference = shop(3)
+    ticket_type = conference.ticket_types.get(slug="type-0")
+    ticket_type.total_quantity = 10
+    ticket_type.save()
+    make_entry(conference, ticket_type, 2)
+    make_entry(conference, None, 3)
+    make_entry(conference, conference.ticket_types.get(slug="type-1"), 4)
+    # Sold out to newcomers by the line: the page offers to join it.
+    conference.ticket_types.filter(slug="type-2").update(total_quantity=3)
+    make_entry(conference, conference.ticket_types.get(slug="type-2"), 3)
+    client, token = buyer(conference)
+
+    data = order_form(token, **{"ticket-type-0": "2", "addon-workshop": "1"})
+    response, sql = statements_of(client, "post", f"/{conference.slug}/", data)
+    assert response.status_code == 302, response.content.decode()[:500]
+    assert len(sql) == ORDER_PLACED, "\n".join(sql)
+    (counts,) = [statement for statement in sql if "registration_seatcounter" in statement]
+    assert "registration_waitinglistentry" in counts
+
+    # 8 of the type are free, 5 of them waited for: 4 more is a refusal for the line.
+    data = order_form(token, **{"ticket-type-0": "4"})
+    response, sql = statements_of(client, "post", f"/{conference.slug}/", data)
+    assert response.status_code == 400
+    assert "waiting list" in response.content.decode()
+    assert len(sql) == ORDER_REFUSED, "\n".join(sql)
+
+    response, sql = statements_of(client, "get", f"/{conference.slug}/")
+    assert response.status_code == 200
+    assert "waiting list" in response.content.decode().lower()
+    assert len(sql) == TICKET_PAGE, "\n".join(sql)
     assert Order.objects.filter(conference=conference).count() == 1
