@@ -1,7 +1,7 @@
-"""Admin for ticket types, add-ons and orders.
+"""Admin for ticket types, add-ons, orders and the waiting list.
 
-Order statuses change only through the actions below, which call
-``registration.services``; the status field itself is read-only.
+Order and waiting-list statuses change only through the actions below, which
+call ``registration.services``; the status fields themselves are read-only.
 """
 
 from django.contrib import admin, messages
@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from capacity.admin import AvailabilityColumnsMixin, CapacityOverrideAdminMixin
 
 from . import services
-from .models import AddOn, Order, OrderLineItem, TicketType
+from .models import AddOn, Order, OrderLineItem, TicketType, WaitingListEntry
 
 
 class KeepSoldItemsMixin:
@@ -171,3 +171,92 @@ class OrderAdmin(admin.ModelAdmin):
             lambda o: services.refund_order(o, partial=True),
             "Partially refunded",
         )
+
+
+@admin.register(WaitingListEntry)
+class WaitingListEntryAdmin(admin.ModelAdmin):
+    """Read-mostly: entries are made by attendees joining; changes go through the services."""
+
+    list_display = [
+        "created_at",
+        "name",
+        "email",
+        "conference",
+        "ticket_type_display",
+        "quantity",
+        "status",
+        "order",
+        "offered_at",
+    ]
+    list_filter = ["status", "conference", "ticket_type"]
+    search_fields = ["email", "name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["conference", "ticket_type", "order"]
+    ordering = ["created_at", "id"]
+    fields = [
+        "conference",
+        "ticket_type",
+        "name",
+        "email",
+        "quantity",
+        "status",
+        "order",
+        "created_at",
+        "offered_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+    actions = ["offer_freed_seats", "leave_waiting_list"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Ticket type", ordering="ticket_type__name")
+    def ticket_type_display(self, obj):
+        return obj.ticket_type.name if obj.ticket_type_id else "Any"
+
+    @admin.action(
+        description="Offer freed seats now (to the selected entries' conferences)",
+        permissions=["change"],
+    )
+    def offer_freed_seats(self, request, queryset):
+        conferences = {entry.conference_id: entry.conference for entry in queryset}
+        offers = 0
+        for conference in conferences.values():
+            offers += len(services.offer_freed_seats(conference))
+        if offers:
+            self.message_user(
+                request,
+                f"Offered seats to {offers} waiting-list entr{'y' if offers == 1 else 'ies'}.",
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request,
+                "No offers made: no free seats fit anyone waiting.",
+                messages.WARNING,
+            )
+
+    @admin.action(
+        description="Remove the selected entries from the waiting list", permissions=["change"]
+    )
+    def leave_waiting_list(self, request, queryset):
+        done = 0
+        for entry in queryset:
+            try:
+                services.leave_waiting_list(entry)
+            except ValidationError as error:
+                self.message_user(
+                    request, f"{entry.email}: {' '.join(error.messages)}", messages.ERROR
+                )
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request,
+                f"Removed {done} entr{'y' if done == 1 else 'ies'} from the waiting list.",
+                messages.SUCCESS,
+            )
