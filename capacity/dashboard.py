@@ -28,10 +28,19 @@ from django.utils import timezone
 
 from conference.models import Conference
 from registration.counters import taking_seats
-from registration.models import AddOn, Order, OrderLineItem, SeatCounter, TicketType
+from registration.models import (
+    AddOn,
+    Order,
+    OrderLineItem,
+    SeatCounter,
+    TicketType,
+    WaitingListEntry,
+)
 
 from .models import BlockedSeats
 from .services import Availability, ItemAvailability, get_availability
+from .tables import ANY_TICKET_TYPE, AWAITING_TRANSFER, is_awaiting_transfer
+from .waiting import WaitingCount, WaitingSummary, waiting_summary
 
 # Orders shown in the "latest orders" widget.
 LATEST_ORDERS = 8
@@ -97,10 +106,12 @@ def capacity_bar(*, capacity, sold, held, blocked) -> CapacityBar | None:
 
 @dataclass(frozen=True)
 class ItemRow:
-    """A ticket type or add-on row: its snapshot entry and its bar."""
+    """A ticket type or add-on row: its snapshot entry, its bar and (ticket types)
+    its own waiting list: people and seats waiting, open offers."""
 
     item: ItemAvailability
     bar: CapacityBar | None
+    waiting: WaitingCount | None = None
 
     @property
     def dom_id(self):
@@ -108,13 +119,15 @@ class ItemRow:
         return f"{prefix}-{self.item.slug}"
 
 
-def item_rows(items) -> list[ItemRow]:
+def item_rows(items, waiting=None) -> list[ItemRow]:
+    """Rows for ``items``; with a ``WaitingSummary``, each with its waiting list."""
     return [
         ItemRow(
             item=item,
             bar=capacity_bar(
                 capacity=item.capacity, sold=item.sold, held=item.held, blocked=item.blocked
             ),
+            waiting=waiting.for_ticket_type(item.pk) if waiting is not None else None,
         )
         for item in items
     ]
@@ -374,6 +387,7 @@ class RecentOrder:
     order: Order
     age: str
     hold_lapsed: bool
+    awaiting_transfer: bool = False
 
 
 def latest_orders(conference, *, now, limit=LATEST_ORDERS) -> list[RecentOrder]:
@@ -384,18 +398,27 @@ def latest_orders(conference, *, now, limit=LATEST_ORDERS) -> list[RecentOrder]:
             order=order,
             age=short_age(now - order.created_at),
             hold_lapsed=order.status == Order.Status.PENDING and not order.hold_is_live(now),
+            awaiting_transfer=is_awaiting_transfer(order),
         )
         for order in with_ticket_count(orders)[:limit]
     ]
 
 
+# Pending orders whose buyer chose bank transfer: the money has not arrived yet.
+AWAITING_TRANSFER_ORDERS = Q(status=Order.Status.PENDING, payment_provider="manual")
+
+
 def orders_for_table(conference, *, status="", search=""):
     """The conference's orders for the orders table, filtered by status and a search term.
 
-    The search matches the reference, the buyer's email or name (case-insensitive).
+    ``status`` is an ``Order.Status`` value or ``AWAITING_TRANSFER`` (pending
+    bank transfers). The search matches the reference, the buyer's email or name
+    (case-insensitive).
     """
     orders = Order.objects.filter(conference=conference)
-    if status:
+    if status == AWAITING_TRANSFER:
+        orders = orders.filter(AWAITING_TRANSFER_ORDERS)
+    elif status:
         orders = orders.filter(status=status)
     search = search.strip()
     if search:
@@ -403,6 +426,55 @@ def orders_for_table(conference, *, status="", search=""):
             Q(reference__icontains=search) | Q(email__icontains=search) | Q(name__icontains=search)
         )
     return with_ticket_count(orders).order_by("-created_at", "-pk")
+
+
+def waiting_entries_for_table(conference, *, status="", ticket_type="", search=""):
+    """The conference's waiting-list entries, oldest first, with their ticket type and offer.
+
+    ``ticket_type`` is a ticket type's pk (as text), ``ANY_TICKET_TYPE`` for entries
+    that take any ticket type, or empty for all. The search matches the email or
+    name (case-insensitive).
+    """
+    entries = WaitingListEntry.objects.filter(conference=conference).select_related(
+        "ticket_type", "order"
+    )
+    if status:
+        entries = entries.filter(status=status)
+    if ticket_type == ANY_TICKET_TYPE:
+        entries = entries.filter(ticket_type__isnull=True)
+    elif ticket_type:
+        entries = entries.filter(ticket_type_id=ticket_type)
+    search = search.strip()
+    if search:
+        entries = entries.filter(Q(email__icontains=search) | Q(name__icontains=search))
+    return entries.order_by("created_at", "pk")
+
+
+def places_in_line(conference) -> dict[int, int]:
+    """{pk: place in line} of every WAITING entry of ``conference``, in one query.
+
+    The same places as ``capacity.waiting.place_in_line`` gives one entry at a
+    time: an entry for a ticket type counts the WAITING entries before it for
+    that type or for any type; an entry for any type counts every one before it.
+    """
+    waiting = (
+        WaitingListEntry.objects.filter(
+            conference=conference, status=WaitingListEntry.Status.WAITING
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", "ticket_type_id")
+    )
+    places = {}
+    before_for_type = {}
+    before_for_any = 0
+    for position, (pk, ticket_type_id) in enumerate(waiting):
+        if ticket_type_id is None:
+            places[pk] = position + 1
+            before_for_any += 1
+        else:
+            places[pk] = before_for_type.get(ticket_type_id, 0) + before_for_any + 1
+            before_for_type[ticket_type_id] = before_for_type.get(ticket_type_id, 0) + 1
+    return places
 
 
 # --- the whole dashboard ------------------------------------------------------------
@@ -422,14 +494,21 @@ class Dashboard:
     projection: Projection
     chart: SalesChart
     latest_orders: list[RecentOrder]
+    waiting: WaitingSummary
+
+    @property
+    def waiting_for_any(self) -> WaitingCount:
+        """The waiting list's entries that take any ticket type."""
+        return self.waiting.for_ticket_type(None)
 
 
 def build_dashboard(conference, *, granularity="hour", now=None) -> Dashboard:
-    """All widgets of one conference's dashboard in a constant number of queries (eight)."""
+    """All widgets of one conference's dashboard in a constant number of queries."""
     now = now or timezone.now()
     tz = conference_tz(conference)
     availability = get_availability(conference, now=now)
     stats = sales_stats(conference, now=now, tz=tz)
+    waiting = waiting_summary(conference)
     return Dashboard(
         conference=conference,
         computed_at=now.astimezone(tz),
@@ -440,12 +519,13 @@ def build_dashboard(conference, *, granularity="hour", now=None) -> Dashboard:
             held=availability.held,
             blocked=availability.blocked,
         ),
-        ticket_rows=item_rows(availability.ticket_types),
+        ticket_rows=item_rows(availability.ticket_types, waiting),
         addon_rows=item_rows(availability.addons),
         stats=stats,
         projection=project_sellout(conference, availability, stats, now=now, tz=tz),
         chart=sales_chart(conference, now=now, tz=tz, granularity=granularity),
         latest_orders=latest_orders(conference, now=now),
+        waiting=waiting,
     )
 
 
@@ -469,6 +549,7 @@ def _version_sql() -> tuple[str, tuple[str, ...]]:
     ticket_types = f"{TicketType._meta.db_table} WHERE conference_id = %s"
     addons = f"{AddOn._meta.db_table} WHERE conference_id = %s"
     blocked = f"{BlockedSeats._meta.db_table} WHERE conference_id = %s"
+    waiting_list = f"{WaitingListEntry._meta.db_table} WHERE conference_id = %s"
     # Ticket types and add-ons have no timestamp: what the widgets show of them.
     item_facts = [
         "COUNT(*)",
@@ -490,6 +571,8 @@ def _version_sql() -> tuple[str, tuple[str, ...]]:
         ("MAX(updated_at)", blocked),
         ("COUNT(*)", blocked),
         ("SUM(quantity)", blocked),
+        ("MAX(updated_at)", waiting_list),
+        ("COUNT(*)", waiting_list),
     ]
     sql = "SELECT " + ", ".join(f"(SELECT {fact} FROM {source})" for fact, source in facts)
     # A placeholder after ">" is the moment; every other one is the conference.
@@ -510,8 +593,9 @@ def dashboard_version(conference, *, now=None) -> str:
     counters, sold and held (so deleting a paid order or a held one shows;
     ``expire_holds`` deleting emptied held counters changes it too, harmlessly),
     the conference row, its ticket types and add-ons (which have no timestamp: count,
-    quantities, active flags, name lengths, positions), its blocked seats, and
-    the next sale-window boundary. The current minute is part of it too, so
+    quantities, active flags, name lengths, positions), its blocked seats, its
+    waiting list (latest change of an entry and their count: joining, an offer,
+    leaving, a lapse), and the next sale-window boundary. The current minute is part of it too, so
     time-relative figures (last hour, ages, the projection) refresh at least
     once a minute. That minute is also the one bound on a change that leaves
     no other trace: deleting an order that takes no seats (cancelled, expired:

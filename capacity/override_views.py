@@ -6,6 +6,9 @@ Every view is for the conference's organizers (and superusers) who also hold
 checked here on the server whatever the page showed. Views are thin: forms
 validate, services change, the availability snapshot supplies every number.
 
+The "Adjust capacity" dialog says, as a raise is typed, how many people on the
+waiting list it would reach (``adjust_preview``, fetched by the capacity input).
+
 Each form is a dialog. An htmx request gets the dialog alone (errors re-render
 it; success replaces it with a confirmation and fires ``capacity-changed`` so the
 panels and the dashboard refresh at once); without htmx the same dialog is shown
@@ -18,13 +21,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
+from conference.models import Conference
 from registration.models import AddOn, TicketType
 from registration.services import issue_comp_order
 
@@ -37,6 +41,7 @@ from .forms import (
 )
 from .models import BlockedSeats, CapacityChange, can_override
 from .services import (
+    MAX_CAPACITY,
     block_seats,
     capacity_state,
     get_availability,
@@ -44,6 +49,7 @@ from .services import (
     release_blocked_seats,
 )
 from .views import organizer_required
+from .waiting import people_reached_by_raise, waiting_summary
 
 TEMPLATE = "capacity/overrides.html"
 CHANGED_EVENT = "capacity-changed"
@@ -194,6 +200,40 @@ def _shown(total):
     return "unlimited" if total == 0 else str(total)
 
 
+def _typed_total(data) -> int | None:
+    """The whole number typed as the new capacity, or None for anything else."""
+    try:
+        total = int(str(data.get("total", "")).strip())
+    except (TypeError, ValueError):
+        return None
+    return total if 0 <= total <= MAX_CAPACITY else None
+
+
+def raise_preview(target, state, total) -> str:
+    """What raising ``target`` to ``total`` does for the waiting list, in words ("" if nothing).
+
+    Only a raise of the venue or a ticket type (add-ons have no waiting list); 0
+    means unlimited.
+    """
+    if total is None or not isinstance(target, (Conference, TicketType)) or state.unlimited:
+        return ""
+    if total != 0 and total <= state.capacity:
+        return ""
+    raising = "Making it unlimited" if total == 0 else f"Raising to {total}"
+    reached = people_reached_by_raise(target, total)
+    if reached:
+        people = "the next person" if reached == 1 else f"the next {reached} people"
+        return f"{raising} offers seats to {people} in line."
+    summary = waiting_summary(target if isinstance(target, Conference) else target.conference)
+    if isinstance(target, Conference):
+        waiting = summary.venue.people
+    else:
+        waiting = summary.for_ticket_type(target.pk).people + summary.for_ticket_type(None).people
+    if not waiting:
+        return ""
+    return f"{raising} is not enough for anyone in line yet ({waiting} waiting)."
+
+
 @require_http_methods(["GET", "POST"])
 @override_required
 def adjust_capacity(request, conference, kind, pk=None):
@@ -218,14 +258,55 @@ def adjust_capacity(request, conference, kind, pk=None):
             return _done(
                 request, conference, f"{title} changed from {_shown(old)} to {_shown(new)}."
             )
+    preview_url = _adjust_preview_url(conference, kind, pk)
+    if preview_url:
+        form.fields["total"].widget.attrs.update(
+            {
+                "hx-get": preview_url,
+                "hx-trigger": "input changed delay:250ms",
+                "hx-target": "#adjust-raise-preview",
+                "hx-swap": "outerHTML",
+                "hx-sync": "this:replace",
+                "aria-describedby": "adjust-raise-preview",
+            }
+        )
     context = {
         "form": form,
         "title": title,
         "state": state,
         "taken_text": describe_taken(state),
         "action_url": request.path,
+        "preview_url": preview_url,
+        "raise_preview": raise_preview(target, state, _typed_total(data or QueryDict())),
     }
     return _dialog(request, conference, "adjust", context)
+
+
+def _adjust_preview_url(conference, kind, pk):
+    """Where the dialog asks what a raise would do; None for add-ons (no waiting list)."""
+    if kind == "venue":
+        return reverse("capacity:override-adjust-venue-preview", kwargs={"slug": conference.slug})
+    if kind == "ticket":
+        return reverse(
+            "capacity:override-adjust-preview",
+            kwargs={"slug": conference.slug, "kind": kind, "pk": pk},
+        )
+    return None
+
+
+@require_GET
+@override_required
+def adjust_preview(request, conference, kind, pk=None):
+    """The dialog's line about the waiting list for the capacity typed (``?total=``).
+
+    Anything but a raise, or a value that is not a capacity, gives an empty line.
+    """
+    target, _ = _target(conference, kind, pk)
+    state = capacity_state(target)
+    context = {"raise_preview": raise_preview(target, state, _typed_total(request.GET))}
+    response = render(request, f"{TEMPLATE}#raise-preview", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @require_http_methods(["GET", "POST"])

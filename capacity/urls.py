@@ -11,6 +11,7 @@ urlpatterns = [
     path("<slug:slug>/", views.dashboard, name="dashboard"),
     path("<slug:slug>/poll/", views.dashboard_poll, name="dashboard-poll"),
     path("<slug:slug>/orders/", views.order_list, name="orders"),
+    path("<slug:slug>/waiting/", views.waiting_list, name="waiting-list"),
     path("<slug:slug>/orders/<str:reference>/", views.order_detail, name="order"),
     path(
         "<slug:slug>/orders/<str:reference>/<slug:action>/",
@@ -34,6 +35,17 @@ urlpatterns = [
         "<slug:slug>/capacity/adjust/<slug:kind>/<int:pk>/",
         override_views.adjust_capacity,
         name="override-adjust",
+    ),
+    path(
+        "<slug:slug>/capacity/adjust/venue/preview/",
+        override_views.adjust_preview,
+        {"kind": "venue"},
+        name="override-adjust-venue-preview",
+    ),
+    path(
+        "<slug:slug>/capacity/adjust/<slug:kind>/<int:pk>/preview/",
+        override_views.adjust_preview,
+        name="override-adjust-preview",
     ),
     path("<slug:slug>/capacity/blocks/", override_views.blocked_seats_list, name="override-blocks"),
     path("<slug:slug>/capacity/blocks/new/", override_views.block, name="override-block"),

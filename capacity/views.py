@@ -1,4 +1,5 @@
-"""Organizer dashboard: conference list, live widgets, the orders table and order actions.
+"""Organizer dashboard: conference list, live widgets, the orders and waiting-list
+tables, and order actions.
 
 Views are thin: numbers come from ``capacity.dashboard`` (selectors over the
 availability snapshot), changes from ``registration.services``. Access is for
@@ -29,7 +30,7 @@ from django_tables2.export import TableExport
 
 from conference.models import Conference
 from registration import services as order_services
-from registration.models import Order
+from registration.models import Order, TicketType
 
 from .dashboard import (
     CHART_GRANULARITIES,
@@ -37,9 +38,11 @@ from .dashboard import (
     conference_tz,
     dashboard_version,
     orders_for_table,
+    places_in_line,
+    waiting_entries_for_table,
 )
 from .models import can_override
-from .tables import OrderFilterForm, OrderTable
+from .tables import OrderFilterForm, OrderTable, WaitingListFilterForm, WaitingListTable
 
 
 def _with_viewer_is_organizer(user):
@@ -149,7 +152,26 @@ def dashboard_poll(request, conference):
     return _no_store(response)
 
 
-# --- the orders table -------------------------------------------------------------------
+# --- the orders and waiting-list tables ----------------------------------------------------
+
+
+def _table_page(request, conference, table, form, *, template, partial, noun, filename):
+    """A filtered table: the page, its partial for htmx, or ``?_export=csv`` (every row)."""
+    export_format = request.GET.get("_export")
+    if export_format == TableExport.CSV:
+        RequestConfig(request, paginate=False).configure(table)
+        exporter = TableExport(
+            TableExport.CSV, table, dataset_kwargs={"title": f"{conference.name} {noun}"}
+        )
+        return _no_store(exporter.response(filename=f"{conference.slug}-{filename}.csv"))
+    if export_format is not None:
+        messages.error(request, f"The {noun} can be exported as CSV only.")
+    RequestConfig(request, paginate=True).configure(table)
+    context = {"conference": conference, "table": table, "filter_form": form}
+    show_partial = request.htmx and not request.htmx.history_restore_request
+    if show_partial:
+        template = f"{template}#{partial}"
+    return _no_store(render(request, template, context))
 
 
 @require_GET
@@ -160,22 +182,41 @@ def order_list(request, conference):
     status, search = form.filters()
     orders = orders_for_table(conference, status=status, search=search)
     table = OrderTable(orders, conference=conference)
-    export_format = request.GET.get("_export")
-    if export_format == TableExport.CSV:
-        RequestConfig(request, paginate=False).configure(table)
-        exporter = TableExport(
-            TableExport.CSV, table, dataset_kwargs={"title": f"{conference.name} orders"}
-        )
-        return exporter.response(filename=f"{conference.slug}-orders.csv")
-    if export_format is not None:
-        messages.error(request, "Orders can be exported as CSV only.")
-    RequestConfig(request, paginate=True).configure(table)
-    context = {"conference": conference, "table": table, "filter_form": form}
-    partial = request.htmx and not request.htmx.history_restore_request
-    template = "capacity/orders.html#orders-table" if partial else "capacity/orders.html"
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return _table_page(
+        request,
+        conference,
+        table,
+        form,
+        template="capacity/orders.html",
+        partial="orders-table",
+        noun="orders",
+        filename="orders",
+    )
+
+
+@require_GET
+@organizer_required
+def waiting_list(request, conference):
+    """The waiting list, in line order: sortable, paginated, filtered by status,
+    ticket type and search; ``?_export=csv`` for CSV."""
+    ticket_types = TicketType.objects.filter(conference=conference)
+    form = WaitingListFilterForm(request.GET, ticket_types=ticket_types)
+    status, ticket_type, search = form.filters()
+    entries = waiting_entries_for_table(
+        conference, status=status, ticket_type=ticket_type, search=search
+    )
+    table = WaitingListTable(entries, conference=conference)
+    table.places = places_in_line(conference)
+    return _table_page(
+        request,
+        conference,
+        table,
+        form,
+        template="capacity/waiting_list.html",
+        partial="waiting-table",
+        noun="waiting list",
+        filename="waiting-list",
+    )
 
 
 # --- one order and what an organizer can do with it ----------------------------------------

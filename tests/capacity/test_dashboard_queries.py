@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from capacity.models import BlockedSeats
-from registration.models import Order
+from registration.models import Order, WaitingListEntry
 from tests.factories import make_addon, make_conference, make_order, make_ticket_type, make_user
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +22,13 @@ def conference_with(organizer, *, ticket_types, orders_per_type):
         ticket_type = make_ticket_type(conference, total_quantity=500)
         BlockedSeats.objects.create(
             conference=conference, ticket_type=ticket_type, label="speakers", quantity=1
+        )
+        WaitingListEntry.objects.create(
+            conference=conference,
+            ticket_type=ticket_type if n % 2 else None,
+            email=f"waiting{n}@example.com",
+            name=f"Waiting {n}",
+            quantity=1 + n % 3,
         )
         for m in range(orders_per_type):
             make_order(

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from capacity.tables import spreadsheet_safe
+from registration import services
 from registration.models import Order
 from tests.factories import make_conference, make_order, make_ticket_type, make_user
 
@@ -177,3 +178,54 @@ def test_spreadsheet_safe():
     assert spreadsheet_safe("@SUM") == "'@SUM"
     assert spreadsheet_safe("Ada") == "Ada"
     assert spreadsheet_safe(None) == ""
+
+
+# --- bank transfers ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def transfers(conference, ticket):
+    """A pending bank transfer, a plain pending order, and a paid bank transfer."""
+    awaiting = make_order(conference, Order.Status.PENDING, tickets=[(ticket, 2)])
+    services.choose_bank_transfer(awaiting)
+    pending = make_order(conference, Order.Status.PENDING, tickets=[(ticket, 1)])
+    received = make_order(conference, Order.Status.PENDING, tickets=[(ticket, 1)])
+    services.choose_bank_transfer(received)
+    services.mark_paid(received, provider="manual")
+    return {"awaiting": awaiting, "pending": pending, "received": received}
+
+
+def marked_awaiting(html):
+    rows = re.findall(r'<tr[^>]*data-reference="([^"]+)"[^>]*>(.*?)</tr>', html, re.S)
+    return [reference for reference, row in rows if "awaiting transfer" in row]
+
+
+def test_pending_bank_transfers_are_marked_in_the_table(organizer_client, conference, transfers):
+    html = organizer_client.get(url(conference)).content.decode()
+    assert marked_awaiting(html) == [transfers["awaiting"].reference]
+    assert 'data-field="awaiting-transfer"' in html
+
+
+def test_the_status_filter_finds_pending_bank_transfers(organizer_client, conference, transfers):
+    response = organizer_client.get(url(conference, status="awaiting_transfer"))
+    assert references(response) == [transfers["awaiting"].reference]
+    assert '<option value="awaiting_transfer" selected>Awaiting transfer</option>' in (
+        response.content.decode()
+    )
+    pending = references(organizer_client.get(url(conference, status="pending")))
+    assert set(pending) == {transfers["awaiting"].reference, transfers["pending"].reference}
+
+
+def test_the_csv_export_says_awaiting_transfer(organizer_client, conference, transfers):
+    response = organizer_client.get(url(conference, status="awaiting_transfer", _export="csv"))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [row[0] for row in rows[1:]] == [transfers["awaiting"].reference]
+    assert rows[1][6] == "Pending payment (awaiting transfer)"
+
+
+def test_latest_orders_mark_pending_bank_transfers(organizer_client, conference, transfers):
+    html = organizer_client.get(
+        reverse("capacity:dashboard", kwargs={"slug": conference.slug})
+    ).content.decode()
+    latest = re.search(r'<section id="latest-orders".*?</section>', html, re.S).group(0)
+    assert marked_awaiting(latest) == [transfers["awaiting"].reference]
