@@ -318,6 +318,8 @@ class WaitingListEntry(models.Model):
                 name="waiting_live_idx",
             ),
             models.Index(fields=["conference", "status"], name="waiting_conf_status_idx"),
+            # The dashboard's version check reads a list's latest change on every poll.
+            models.Index(fields=["conference", "updated_at"], name="waiting_conf_updated_idx"),
         ]
 
     def __str__(self):

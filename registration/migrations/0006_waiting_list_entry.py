@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'waiting-list entry',
                 'verbose_name_plural': 'waiting-list entries',
                 'ordering': ['created_at', 'id'],
-                'indexes': [models.Index(condition=models.Q(('status', 'waiting')), fields=['conference', 'ticket_type'], name='waiting_live_idx'), models.Index(fields=['conference', 'status'], name='waiting_conf_status_idx')],
+                'indexes': [models.Index(condition=models.Q(('status', 'waiting')), fields=['conference', 'ticket_type'], name='waiting_live_idx'), models.Index(fields=['conference', 'status'], name='waiting_conf_status_idx'), models.Index(fields=['conference', 'updated_at'], name='waiting_conf_updated_idx')],
                 'constraints': [models.CheckConstraint(condition=models.Q(('quantity__gte', 1)), name='waiting_quantity_positive'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'offered'), _negated=True), ('order__isnull', False), _connector='OR'), name='waiting_offer_has_order')],
             },
         ),
