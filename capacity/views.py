@@ -38,11 +38,11 @@ from .dashboard import (
     conference_tz,
     dashboard_version,
     orders_for_table,
-    places_in_line,
     waiting_entries_for_table,
 )
 from .models import can_override
 from .tables import OrderFilterForm, OrderTable, WaitingListFilterForm, WaitingListTable
+from .waiting import places_in_line
 
 
 def _with_viewer_is_organizer(user):

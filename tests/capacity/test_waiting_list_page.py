@@ -10,8 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from capacity.dashboard import places_in_line
-from capacity.waiting import place_in_line
+from capacity.waiting import place_in_line, places_in_line
 from registration import services
 from registration.models import Order, WaitingListEntry
 from tests.factories import make_conference, make_order, make_ticket_type, make_user
