@@ -3,11 +3,15 @@
 Hypothesis plays random sequences of placing, paying, cancelling, refunding,
 expiring, extending, letting holds lapse (time travel by moving
 ``hold_expires_at``, and a clock that moves forward across minute boundaries),
-overriding capacities, blocking and releasing seats, and writing orders
-straight through the ORM. After every step the stored counters, sold and held,
-must equal their recount from the lines, the fast counts must equal the truth
-recomputed by the naive aggregate over every line (now, and at moments around
-now), and the availability snapshot must agree with it.
+overriding capacities, blocking and releasing seats, writing orders
+straight through the ORM, and the waiting list: joining it (through the service
+and straight in the database, as a lapsed hold leaves it), offering freed
+seats, lapsing offers, leaving and paying an offer. After every step the stored
+counters, sold and held, must equal their recount from the lines, the fast
+counts must equal the truth recomputed by the naive aggregate over every line
+(now, and at moments around now), and the availability snapshot must agree with it, seats waited for
+included. A newcomer's order never takes seats WAITING entries wait for, and
+after every service that frees seats no WAITING entry fits what is free.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -31,6 +35,7 @@ from hypothesis.stateful import (
 
 from capacity.models import BlockedSeats
 from capacity.services import get_availability, get_global_remaining, get_global_sold_count
+from capacity.waiting import plan_offers
 from conference.models import Conference
 from registration import services
 from registration.counters import (
@@ -42,8 +47,8 @@ from registration.counters import (
     stored_seat_counters,
     venue_seats_taken,
 )
-from registration.models import Order, TicketType
-from tests.factories import make_addon, make_conference, make_ticket_type
+from registration.models import Order, TicketType, WaitingListEntry
+from tests.factories import make_addon, make_conference, make_entry, make_ticket_type
 
 STATUSES = [choice for choice, _ in Order.Status.choices]
 # A few seconds before a minute boundary, so that the first steps cross it.
@@ -55,11 +60,14 @@ CLOCK_START = datetime(2027, 3, 1, 9, 59, 55, 500_000, tzinfo=UTC)
 class SeatMachine(RuleBasedStateMachine):
     orders = Bundle("orders")
     blocks = Bundle("blocks")
+    entries = Bundle("entries")
 
     def __init__(self):
         super().__init__()
         # Every service, the ORM's auto_now and the checks below read this clock.
         self.clock = CLOCK_START
+        # Entries joined through the service, so each gets an email of its own.
+        self.joined = []
         self._clock_patch = mock.patch("django.utils.timezone.now", lambda: self.clock)
         self._clock_patch.start()
         try:
@@ -85,6 +93,18 @@ class SeatMachine(RuleBasedStateMachine):
         ticket = self.tickets[index]
         return ticket if TicketType.objects.filter(pk=ticket.pk).exists() else None
 
+    def _waiting(self):
+        return list(
+            WaitingListEntry.objects.filter(
+                conference=self.conference, status=WaitingListEntry.Status.WAITING
+            ).order_by("created_at", "id")
+        )
+
+    def _assert_line_served(self):
+        """Right after a service that offers freed seats: no WAITING entry fits."""
+        self.conference.refresh_from_db()
+        assert plan_offers(get_availability(self.conference), self._waiting()) == []
+
     # --- through the services ---------------------------------------------------------
 
     @rule(
@@ -98,7 +118,7 @@ class SeatMachine(RuleBasedStateMachine):
         if ticket is None:
             return multiple()
         try:
-            return services.place_order(
+            order = services.place_order(
                 conference=self.conference,
                 email="fuzz@example.com",
                 name="Fuzz",
@@ -107,6 +127,14 @@ class SeatMachine(RuleBasedStateMachine):
             )
         except ValidationError:
             return multiple()
+        # The newcomer took no seat the line waits for: what is still free
+        # covers every seat waited for, at the venue and of the type bought.
+        self.conference.refresh_from_db()
+        after = get_availability(self.conference)
+        assert after.free is None or after.free >= after.waiting
+        item = after.ticket_type(ticket.pk)
+        assert item.own_remaining is None or item.own_remaining >= item.waiting
+        return order
 
     @rule(order=orders)
     def pay(self, order):
@@ -122,7 +150,8 @@ class SeatMachine(RuleBasedStateMachine):
             try:
                 services.cancel_order(order)
             except ValidationError:
-                pass
+                return
+            self._assert_line_served()
 
     @rule(order=orders, partial=st.booleans())
     def refund(self, order, partial):
@@ -130,7 +159,9 @@ class SeatMachine(RuleBasedStateMachine):
             try:
                 services.refund_order(order, partial=partial)
             except ValidationError:
-                pass
+                return
+            if not partial:
+                self._assert_line_served()
 
     @rule(order=orders, minutes=st.integers(1, 30))
     def extend(self, order, minutes):
@@ -143,6 +174,95 @@ class SeatMachine(RuleBasedStateMachine):
     @rule()
     def expire(self):
         services.expire_holds()
+
+    # --- the waiting list -----------------------------------------------------------------
+
+    @rule(target=entries, index=st.sampled_from([0, 1, 2, None]), quantity=st.integers(1, 4))
+    def join(self, index, quantity):
+        ticket = None if index is None else self._ticket(index)
+        if index is not None and ticket is None:
+            return multiple()
+        try:
+            entry = services.join_waiting_list(
+                conference=self.conference,
+                email=f"joiner{len(self.joined)}@example.com",
+                name="Waiter",
+                quantity=quantity,
+                ticket_type=ticket,
+            )
+        except ValidationError:
+            return multiple()
+        self.joined.append(entry)
+        self._assert_line_served()
+        return entry
+
+    @rule(target=entries, index=st.sampled_from([0, 1, 2, None]), quantity=st.integers(1, 4))
+    def wait_without_offer(self, index, quantity):
+        """An entry waiting while seats are free, as a hold lapsing with no worker leaves it."""
+        ticket = None if index is None else self._ticket(index)
+        if index is not None and ticket is None:
+            return multiple()
+        return make_entry(self.conference, ticket, quantity)
+
+    @rule(target=entries, index=st.sampled_from([0, 1, 2, None]))
+    def wait_for_every_free_seat(self, index):
+        """An entry waiting for all the seats free now (of a type, or of any), which
+        leaves newcomers nothing."""
+        ticket = None if index is None else self._ticket(index)
+        if index is not None and ticket is None:
+            return multiple()
+        self.conference.refresh_from_db()
+        availability = get_availability(self.conference)
+        free = availability.free if ticket is None else availability.ticket_type(ticket.pk).free
+        if not free:  # None (unlimited) or 0
+            return multiple()
+        return make_entry(self.conference, ticket, min(free, 10))
+
+    @rule(target=orders)
+    def offer(self):
+        offers = services.offer_freed_seats(self.conference)
+        self._assert_line_served()
+        for offer in offers:
+            entry = offer.waiting_list_entries.get()
+            assert entry.status == WaitingListEntry.Status.OFFERED
+            assert offer.lines.get().quantity == entry.quantity
+            assert offer.hold_expires_at == timezone.now() + timedelta(
+                minutes=self.conference.waiting_list_offer_minutes
+            )
+        return multiple(*offers)
+
+    @rule(target=orders)
+    def lapse_offers(self):
+        # It serves every conference: earlier examples' lines too.
+        offers = services.offer_lapsed_seats()
+        self._assert_line_served()
+        return multiple(*(offer for offer in offers if offer.conference_id == self.conference.pk))
+
+    @rule(entry=entries)
+    def leave(self, entry):
+        if not WaitingListEntry.objects.filter(pk=entry.pk).exists():
+            return  # its ticket type was deleted
+        try:
+            services.leave_waiting_list(entry)
+        except ValidationError:
+            return
+        entry.refresh_from_db()
+        assert entry.status == WaitingListEntry.Status.LEFT
+        self._assert_line_served()
+
+    @rule(entry=entries)
+    def pay_offer(self, entry):
+        entry = WaitingListEntry.objects.filter(pk=entry.pk).first()
+        if entry is None or entry.status != WaitingListEntry.Status.OFFERED:
+            return
+        unpaid = entry.order.status in (Order.Status.PENDING, Order.Status.EXPIRED)
+        try:
+            services.mark_paid(entry.order)
+        except ValidationError:
+            return
+        entry.refresh_from_db()
+        if unpaid:
+            assert entry.status == WaitingListEntry.Status.ACCEPTED
 
     # --- time travel, overrides and blocks, straight in the database ---------------------------
 
@@ -205,7 +325,8 @@ class SeatMachine(RuleBasedStateMachine):
 
     @rule(order=consumes(orders))
     def delete_order(self, order):
-        Order.objects.filter(pk=order.pk).delete()
+        # An offer cannot be deleted while its waiting-list entry refers to it.
+        Order.objects.filter(pk=order.pk, waiting_list_entries__isnull=True).delete()
 
     @rule()
     def delete_unlimited_ticket_type(self):
@@ -248,6 +369,25 @@ class SeatMachine(RuleBasedStateMachine):
         capacity = self.conference.total_capacity
         expected_remaining = max(0, capacity - venue_taken - blocked) if capacity else None
         assert get_global_remaining(self.conference) == expected_remaining
+
+        # Seats waited for: the snapshot's equal a recount of the WAITING entries,
+        # and newcomers are left only what is free beyond them.
+        waiting = self._waiting()
+        assert not any(entry.order_id for entry in waiting)
+        any_type = sum(entry.quantity for entry in waiting if entry.ticket_type_id is None)
+        assert availability.waiting == sum(entry.quantity for entry in waiting)
+        free = expected_remaining
+        assert availability.free == free
+        assert availability.remaining == (
+            None if free is None else max(0, free - availability.waiting)
+        )
+        for item in availability.ticket_types:
+            own = sum(entry.quantity for entry in waiting if entry.ticket_type_id == item.pk)
+            assert item.waiting == own + any_type
+        offered = WaitingListEntry.objects.filter(
+            conference=self.conference, status=WaitingListEntry.Status.OFFERED
+        )
+        assert not offered.filter(order=None).exists()
 
 
 @pytest.mark.django_db

@@ -1,16 +1,19 @@
 """``manage.py check_seats`` finds counters that disagree with their lines and repairs them."""
 
-from datetime import UTC
+from datetime import UTC, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import F
+from django.utils import timezone
 
-from capacity.services import get_global_remaining, get_global_sold_count
+from capacity.services import get_availability, get_global_remaining, get_global_sold_count
+from capacity.waiting import lapse_offers, offer_freed_seats
 from registration.counters import drop_seat_triggers, expiry_minute, seat_triggers_installed
-from registration.models import Order, SeatCounter
-from tests.factories import make_addon, make_conference, make_order, make_ticket_type
+from registration.models import Order, SeatCounter, WaitingListEntry
+from registration.services import leave_waiting_list, mark_paid
+from tests.factories import make_addon, make_conference, make_entry, make_order, make_ticket_type
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +129,52 @@ def test_missing_triggers_are_reported_and_installed(sold):
 def test_an_unknown_conference_is_a_clear_error(sold):
     with pytest.raises(CommandError, match="No conference with the slug 'nope'"):
         check_seats("--conference", "nope")
+
+
+@pytest.fixture
+def with_a_line(sold):
+    """``sold`` (20 seats, 7 taken) with a waiting list in every state: one offer
+    open, one paid, one lapsed, one entry left and one still waiting (too big)."""
+    conference, ticket, _ = sold
+    entries = [make_entry(conference, ticket, n) for n in (2, 3, 1, 30)]
+    left = make_entry(conference, ticket, 4)
+    offer_freed_seats(conference)
+    open_offer, paid_offer, lapsing_offer, _ = entries
+    for entry in entries:
+        entry.refresh_from_db()
+    mark_paid(paid_offer.order)
+    Order.objects.filter(pk=lapsing_offer.order_id).update(
+        hold_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    lapse_offers(conference)
+    leave_waiting_list(left)
+    statuses = set(WaitingListEntry.objects.values_list("status", flat=True))
+    assert statuses == {"offered", "accepted", "expired", "left", "waiting"}
+    return conference, ticket, open_offer
+
+
+def test_offers_of_the_waiting_list_are_counted_like_any_order(with_a_line):
+    conference, _, open_offer = with_a_line
+
+    assert "All seat counters match their lines" in check_seats()
+    # 7 as before, 3 paid from the line, 2 held for the open offer.
+    assert get_global_sold_count(conference) == 12
+    # 30 waited for, more than is free: newcomers get nothing.
+    assert get_global_remaining(conference) == 8
+    assert get_availability(conference).remaining == 0
+
+
+def test_a_corrupted_counter_of_an_offer_is_reported_then_repaired(with_a_line):
+    conference, ticket, open_offer = with_a_line
+    offer = Order.objects.get(pk=open_offer.order_id)
+    minute = expiry_minute(offer.hold_expires_at)
+    SeatCounter.objects.filter(
+        conference=conference, expires_minute=minute, target="ticket"
+    ).update(seats=F("seats") + 5)
+
+    with pytest.raises(CommandError, match="1 seat counter"):
+        check_seats()
+    assert "counter says 7, lines say 2 (+5)" in check_seats("--fix")
+
+    assert "All seat counters match" in check_seats()
+    assert get_availability(conference).ticket_type(ticket.pk).held == 3 + 2
