@@ -473,3 +473,35 @@ def test_an_open_offer_counts_towards_the_buyers_hold_limit(sold_out):
         buy(conference, regular, 2, email="ada@EXAMPLE.com")
     assert buy(conference, regular, 1, email="ada@example.com").status == Order.Status.PENDING
     assert Order.objects.filter(email__iexact="ada@example.com").count() == 2
+
+
+def test_joining_behind_an_entry_too_big_for_the_free_seats_is_offered_at_once():
+    conference = make_conference(total_capacity=10)
+    regular = make_ticket_type(conference)
+    make_order(conference, Order.Status.PAID, tickets=[(regular, 7)])
+    big = make_entry(conference, regular, 4)  # 3 free: it keeps its place
+    with pytest.raises(ValidationError, match="waiting"):
+        buy(conference, regular, 2)
+
+    entry = join(conference, regular, 2)
+
+    assert entry.status == WaitingListEntry.Status.OFFERED
+    assert entry.order.lines.get().quantity == 2
+    big.refresh_from_db()
+    assert big.status == WaitingListEntry.Status.WAITING
+
+
+def test_an_offer_emails_the_order_page_and_the_deadline(
+    sold_out, mailoutbox, django_capture_on_commit_callbacks
+):
+    conference, regular, paid = sold_out
+    entry = join(conference, regular, 2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_order(paid)
+
+    entry.refresh_from_db()
+    (message,) = mailoutbox
+    assert message.to == [entry.email]
+    assert entry.order.get_absolute_url() in message.body
+    assert "held for you until" in message.subject
