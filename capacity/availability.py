@@ -50,8 +50,9 @@ class SeatCounts:
     # Blocked seats: venue-wide (per-type blocks included) and per ticket type.
     venue_blocked: int = 0
     ticket_blocked: dict = field(default_factory=dict)
-    # Ticket seats in the live holds of the buyer the counts were taken for.
-    buyer_held: int = 0
+    # Ticket seats in the live holds of the buyer the counts were taken for
+    # (None: taken for no buyer).
+    buyer_held: int | None = None
     # Seats WAITING entries of the waiting list wait for: per ticket type, and
     # for "any ticket type".
     ticket_waiting: dict = field(default_factory=dict)
@@ -128,7 +129,8 @@ def _seat_counts_from_rows(rows) -> SeatCounts:
     counts.venue_blocked, counts.ticket_blocked = _blocked_from_rows(
         row for row in rows if row[0] == BLOCKED
     )
-    counts.buyer_held = sum(int(row[2]) for row in rows if row[0] == BUYER)
+    buyer_rows = [int(row[2]) for row in rows if row[0] == BUYER]
+    counts.buyer_held = sum(buyer_rows) if buyer_rows else None
     for _, ticket_type_id, seats, _, _ in (row for row in rows if row[0] == WAITING):
         if ticket_type_id is None:
             counts.any_waiting = int(seats)
@@ -157,6 +159,14 @@ def count_seats(conference, now) -> SeatCounts:
     """
     (rows,) = run_together([_seat_counts_statement(conference, now)])
     return _seat_counts_from_rows(rows)
+
+
+def count_buyer_held(conference, buyer, now) -> int:
+    """One buyer's ticket seats in live holds (any letter case of the email)."""
+    params = [_pk(conference), connection.ops.adapt_datetimefield_value(now), buyer]
+    with connection.cursor() as cursor:
+        cursor.execute(_buyer_held_sql(), params)
+        return int(cursor.fetchone()[2])
 
 
 def count_blocked_seats(conference) -> tuple[int, dict]:
@@ -280,8 +290,9 @@ class Availability:
     remaining: int | None
     ticket_types: list[ItemAvailability]
     addons: list[ItemAvailability]
-    # Ticket seats in the live holds of the buyer the snapshot was taken for, if any.
-    buyer_held: int = 0
+    # Ticket seats in the live holds of the buyer the snapshot was taken for
+    # (None: taken for no buyer).
+    buyer_held: int | None = None
     # Venue seats the waiting list waits for, and free seats theirs included
     # (``remaining`` is what is left for newcomers).
     waiting: int = 0

@@ -16,12 +16,13 @@ from django.db import connection
 from django.utils import timezone
 
 from capacity.api import forget_cached_availability
-from capacity.availability import get_availability
+from capacity.availability import count_buyer_held, get_availability
 from capacity.locking import locked_conference, pause_after_check, wait_for_disk_at_commit
 from capacity.models import CapacityChange
 from capacity.overrides import clean_reason, record_capacity_change
 from capacity.rows import insert_with_children
 from capacity.waiting import offer_freed_seats, offer_lapsed_seats
+from conference.models import Conference
 
 from .emails import confirm_payment_on_commit
 from .models import AddOn, Order, OrderLineItem, SeatCounter, TicketType, WaitingListEntry
@@ -155,15 +156,20 @@ def _not_on_sale_message(item, sale_state):
     return f"{item.name} is not available."
 
 
-def _check_buyer_limit(conference, availability, seats):
+def _check_buyer_limit(conference, availability, email, seats):
     """Refuse a hold that would give one buyer more than ``max_held_seats_per_buyer``.
 
     ``availability``: the snapshot under the lock, counting the buyer's held
-    seats. Says only how many seats the buyer holds, never which orders hold them.
+    seats (counted here when it did not: the limit was off when the order
+    started). Says only how many seats the buyer holds, never which orders hold them.
     """
     limit = conference.max_held_seats_per_buyer
+    if not limit:
+        return
     held = availability.buyer_held
-    if limit and held + seats > limit:
+    if held is None:
+        held = count_buyer_held(conference, email, availability.computed_at)
+    if held + seats > limit:
         raise ValidationError(
             f"You are already holding {held} seats for {conference.name}, and one buyer "
             f"can hold at most {limit} at once; pay for or release them first.",
@@ -212,8 +218,14 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
     # PostgreSQL): what a crash can cost is written there and in docs/deploy.md.
     # Only in a transaction of its own (see locked_conference).
     asynchronous = settings.SEATKEEPER_ASYNC_HOLD_COMMIT and not connection.in_atomic_block
+    # The buyer's held seats are counted in the snapshot's statement unless the
+    # conference as the caller read it has no limit (checked again under the lock).
+    no_limit = isinstance(conference, Conference) and not conference.max_held_seats_per_buyer
     with locked_conference(
-        conference, asynchronous_commit=asynchronous, with_availability=True, buyer=email
+        conference,
+        asynchronous_commit=asynchronous,
+        with_availability=True,
+        buyer=None if no_limit else email,
     ) as (conference, availability):
         # One snapshot under the lock serves every check: the ticket types and
         # add-ons in it are the rows the order is resolved against.
@@ -228,7 +240,7 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
                 seats = sum(
                     line.quantity for line in lines if line.kind == OrderLineItem.Kind.TICKET
                 )
-                _check_buyer_limit(conference, availability, seats)
+                _check_buyer_limit(conference, availability, email, seats)
         except ValidationError as error:
             raise OrderRefused(error.error_list, availability=availability) from None
         pause_after_check()
