@@ -114,17 +114,23 @@ def offer_freed_seats(conference, *, now=None) -> list[Order]:
 
 
 def lapse_offers(conference, *, now=None) -> int:
-    """Mark OFFERED entries whose offer lapsed (its hold passed, or its order
-    expired) EXPIRED, and their still-pending orders EXPIRED; return how many.
+    """Mark OFFERED entries whose offer lapsed (its hold passed, or its order was
+    expired, cancelled or refunded by another way than the services) EXPIRED, and
+    their still-pending orders EXPIRED; return how many. An offer paid by another
+    way makes its entry ACCEPTED.
 
     Counting does not wait for this: a lapsed hold takes no seats already.
     Call under the conference lock, then offer the seats on.
     """
     now = now or timezone.now()
-    lapsed = WaitingListEntry.objects.filter(
+    offered = WaitingListEntry.objects.filter(
         conference=conference, status=WaitingListEntry.Status.OFFERED
-    ).filter(
-        Q(order__status=Order.Status.EXPIRED)
+    )
+    offered.filter(order__status__in=Order.COMMITTED_STATUSES).update(
+        status=WaitingListEntry.Status.ACCEPTED, updated_at=now
+    )
+    lapsed = offered.filter(
+        Q(order__status__in=(Order.Status.EXPIRED, Order.Status.CANCELLED, Order.Status.REFUNDED))
         | Q(order__status=Order.Status.PENDING, order__hold_expires_at__lte=now)
     )
     order_ids = list(lapsed.values_list("order_id", flat=True))

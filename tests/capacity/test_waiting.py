@@ -297,6 +297,20 @@ def test_lapse_offers_marks_expired_offers_and_leaves_live_ones(venue):
     assert lapse_offers(conference) == 0
 
 
+def test_offers_settled_behind_the_services_back_end_their_entries(venue):
+    conference, regular = venue
+    cancelled, paid, live = (make_entry(conference, regular, 1) for _ in range(3))
+    offer_freed_seats(conference)
+    assert statuses(cancelled, paid, live) == [OFFERED, OFFERED, OFFERED]
+    # What an admin's bulk edit or a raw statement does: no service sees it.
+    Order.objects.filter(pk=cancelled.order_id).update(status=Order.Status.CANCELLED)
+    Order.objects.filter(pk=paid.order_id).update(status=Order.Status.PAID)
+
+    assert lapse_offers(conference) == 1
+
+    assert statuses(cancelled, paid, live) == [EXPIRED, "accepted", OFFERED]
+
+
 def test_an_offer_paid_late_while_its_seats_are_still_free_is_accepted(venue):
     conference, regular = venue
     entry = make_entry(conference, regular, 2)
