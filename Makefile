@@ -25,9 +25,13 @@ chromium:
 		fi; \
 	fi
 
+# The task queue's worker (emails, waiting-list offers, reminders) runs beside the
+# dev server and stops with it.
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	DEBUG=1 $(PY) manage.py qcluster & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
 test: install chromium

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tables2",
     "template_partials",
+    "django_q",
     "conference",
     "registration",
     "capacity",
@@ -165,6 +166,28 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tickets@seatkeeper.in
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 
+# The task queue (django-q2): emails, waiting-list offers and transfer reminders
+# run in `manage.py qcluster`, queued in the default database (see docs/deploy.md).
+# No seat count depends on it. django-q2 reads this once, when it is imported;
+# registration.emails passes "sync" with every task, so tests can override it.
+Q_CLUSTER = {
+    "name": "seatkeeper",
+    "orm": "default",
+    "workers": int(os.environ.get("Q_CLUSTER_WORKERS", "2")),
+    # A task killed after `timeout` seconds is tried again `retry` seconds after
+    # it was taken, at most `max_attempts` times (a mail server that is down).
+    "timeout": 60,
+    "retry": 120,
+    "max_attempts": 5,
+    # Seconds between looks at an empty queue.
+    "poll": 1,
+    # A worker that was down runs a missed schedule once, not once per minute missed.
+    "catch_up": False,
+    "save_limit": 250,
+    "label": "Task queue",
+    "sync": env_bool("SEATKEEPER_TASKS_SYNC"),
+}
+
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
@@ -217,6 +240,8 @@ SEATKEEPER_AVAILABILITY_CACHE_SECONDS = int(
 )
 # Payment providers the order page offers, in order (see registration/payments.py).
 SEATKEEPER_PAYMENT_PROVIDERS = env_list("SEATKEEPER_PAYMENT_PROVIDERS", "demo,manual")
+# Hours before a bank-transfer hold lapses that its buyer is reminded by email.
+SEATKEEPER_TRANSFER_REMINDER_HOURS = int(os.environ.get("SEATKEEPER_TRANSFER_REMINDER_HOURS", "24"))
 # Where attendees reach the site; links in emails start with it.
 SEATKEEPER_SITE_URL = os.environ.get("SEATKEEPER_SITE_URL", "http://127.0.0.1:8000")
 # Order POSTs one client address may make (django-ratelimit's notation: 20/m is

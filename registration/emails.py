@@ -1,13 +1,64 @@
-"""Emails to attendees, sent through Django's email framework (console backend by default)."""
+"""Emails to attendees, sent by the task queue's worker (django-q2, `manage.py qcluster`).
 
+Each email is enqueued when the transaction that calls for it commits, so a slow
+mail server never slows an order and a rolled-back transaction sends nothing.
+The task functions read their rows afresh and send nothing when the email no
+longer applies (the order refunded, the offer taken back, the transfer paid).
+"""
+
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
+from django.utils import timezone
+from django_q.tasks import async_task
 
-from .models import Order, WaitingListEntry
+from capacity.locking import pause_after_check
+
+from .models import Order, OrderLineItem, WaitingListEntry
+
+
+def _enqueue(func_path, *args) -> None:
+    # django-q2 reads Q_CLUSTER once, when it is imported; passing "sync" with each
+    # task lets tests (and seed_demo) override it with the settings of the moment.
+    async_task(func_path, *args, sync=getattr(settings, "Q_CLUSTER", {}).get("sync", False))
+
+
+def _enqueue_on_commit(func_path, *args) -> None:
+    """Queue ``func_path(*args)`` once the current transaction commits (at once
+    outside one); a queue that cannot be reached is logged, never undoes the commit."""
+    transaction.on_commit(partial(_enqueue, func_path, *args), robust=True)
+
+
+def _site_url(path) -> str:
+    return settings.SEATKEEPER_SITE_URL.rstrip("/") + path
+
+
+def _currency() -> str:
+    return getattr(settings, "SEATKEEPER_CURRENCY_SYMBOL", "€")
+
+
+def _send(*, subject, template, context, to) -> int:
+    """Render ``template`` .txt and .html in the conference's time zone and send them."""
+    with timezone.override(context["conference"].timezone):
+        body = render_to_string(f"email/{template}.txt", context)
+        html = render_to_string(f"email/{template}.html", context)
+    message = EmailMultiAlternatives(subject=" ".join(subject.split()), body=body, to=to)
+    message.attach_alternative(html, "text/html")
+    return message.send()
+
+
+def _deadline(order) -> str:
+    """When an order's hold ends, in the conference's time zone, for a subject line."""
+    with timezone.override(order.conference.timezone):
+        return timezone.localtime(order.hold_expires_at).strftime("%d %b %Y %H:%M %Z")
+
+
+# --- the payment confirmation ---------------------------------------------------
 
 
 def send_order_confirmation(order_pk) -> int:
@@ -16,57 +67,135 @@ def send_order_confirmation(order_pk) -> int:
     Reads the order afresh, so a payment rolled back or refunded in between sends
     nothing.
     """
-    order = Order.objects.select_related("conference").prefetch_related("lines").get(pk=order_pk)
-    if order.status not in Order.COMMITTED_STATUSES:
+    order = (
+        Order.objects.select_related("conference")
+        .prefetch_related("lines")
+        .filter(pk=order_pk)
+        .first()
+    )
+    if order is None or order.status not in Order.COMMITTED_STATUSES:
         return 0
     context = {
         "order": order,
         "conference": order.conference,
         "lines": list(order.lines.all()),
-        "currency": getattr(settings, "SEATKEEPER_CURRENCY_SYMBOL", "€"),
-        "order_url": settings.SEATKEEPER_SITE_URL.rstrip("/") + order.get_absolute_url(),
+        "currency": _currency(),
+        "order_url": _site_url(order.get_absolute_url()),
     }
-    subject = f"Your tickets for {order.conference.name} ({order.reference})"
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=render_to_string("email/order_confirmation.txt", context),
+    return _send(
+        subject=f"Your tickets for {order.conference.name} ({order.reference})",
+        template="order_confirmation",
+        context=context,
         to=[order.email],
     )
-    message.attach_alternative(
-        render_to_string("email/order_confirmation.html", context), "text/html"
-    )
-    return message.send()
 
 
 def confirm_payment_on_commit(order) -> None:
-    """Send the confirmation once the payment is committed; a mail failure never undoes it."""
-    transaction.on_commit(partial(send_order_confirmation, order.pk), robust=True)
+    """Queue the confirmation once the payment is committed; a mail failure never undoes it."""
+    _enqueue_on_commit("registration.emails.send_order_confirmation", order.pk)
+
+
+# --- the waiting list's offer ---------------------------------------------------
 
 
 def send_waiting_list_offer(entry_pk) -> int:
-    """Email the person an offer from the waiting list went to: the order page's link
-    and the deadline. Sends nothing when the entry is no longer OFFERED."""
+    """Email the person an offer from the waiting list went to: the order page's
+    link, the seats and ticket type, and the deadline in the conference's time zone.
+
+    Sends nothing when the entry is no longer OFFERED or its hold has lapsed.
+    """
     entry = (
-        WaitingListEntry.objects.select_related("conference", "order")
+        WaitingListEntry.objects.select_related("conference", "order__conference")
         .filter(pk=entry_pk, status=WaitingListEntry.Status.OFFERED)
         .first()
     )
-    if entry is None or entry.order is None:
+    if entry is None or entry.order is None or not entry.order.hold_is_live():
         return 0
-    order_url = settings.SEATKEEPER_SITE_URL.rstrip("/") + entry.order.get_absolute_url()
-    body = (
-        f"Seats have freed up for {entry.conference.name} and are held for you: "
-        f"{entry.quantity} seat(s). Pay by {entry.order.hold_expires_at:%d %b %Y %H:%M} UTC "
-        f"at {order_url}"
-    )
-    message = EmailMultiAlternatives(
-        subject=f"Seats for {entry.conference.name} are waiting for you",
-        body=body,
+    order = entry.order
+    lines = list(order.lines.filter(kind=OrderLineItem.Kind.TICKET))
+    context = {
+        "entry": entry,
+        "order": order,
+        "conference": entry.conference,
+        "lines": lines,
+        "seats": sum(line.quantity for line in lines),
+        "currency": _currency(),
+        "order_url": _site_url(order.get_absolute_url()),
+    }
+    return _send(
+        subject=f"Seats for {entry.conference.name} are held for you until {_deadline(order)}",
+        template="waiting_list_offer",
+        context=context,
         to=[entry.email],
     )
-    return message.send()
 
 
 def send_waiting_list_offer_on_commit(entry) -> None:
-    """Tell the person an offer went to, once the offer is committed."""
-    transaction.on_commit(partial(send_waiting_list_offer, entry.pk), robust=True)
+    """Queue the offer's email once the offer is committed."""
+    _enqueue_on_commit("registration.emails.send_waiting_list_offer", entry.pk)
+
+
+# --- the bank-transfer reminder -------------------------------------------------
+
+
+def _transfer_pending():
+    """Orders whose buyer chose to pay by bank transfer and has not paid yet."""
+    return Order.objects.filter(status=Order.Status.PENDING, payment_provider="manual")
+
+
+def send_transfer_reminder(order_pk) -> int:
+    """Remind the buyer of an order awaiting their bank transfer of the deadline and
+    the transfer details. Sends nothing once the order is paid, cancelled or lapsed."""
+    order = _transfer_pending().select_related("conference").filter(pk=order_pk).first()
+    if order is None or not order.hold_is_live():
+        return 0
+    context = {
+        "order": order,
+        "conference": order.conference,
+        "currency": _currency(),
+        "bank_details": getattr(
+            settings, "SEATKEEPER_BANK_TRANSFER_DETAILS", "the organizer's bank account"
+        ),
+        "order_url": _site_url(order.get_absolute_url()),
+    }
+    return _send(
+        subject=(
+            f"Reminder: transfer {order.reference} for {order.conference.name} "
+            f"by {_deadline(order)}"
+        ),
+        template="transfer_reminder",
+        context=context,
+        to=[order.email],
+    )
+
+
+def send_due_transfer_reminders(now=None) -> int:
+    """Queue a reminder for each bank-transfer hold ending within
+    ``SEATKEEPER_TRANSFER_REMINDER_HOURS``; return how many were queued.
+
+    Each order is reminded once: it is claimed by a conditional UPDATE of
+    ``transfer_reminder_sent_at``, so two workers running at once never both
+    send. A hold that lies in the window as a whole from the moment the order
+    was placed gets no reminder: its deadline was on the page just now.
+    """
+    now = now or timezone.now()
+    window = timedelta(hours=settings.SEATKEEPER_TRANSFER_REMINDER_HOURS)
+    due = _transfer_pending().filter(
+        transfer_reminder_sent_at__isnull=True,
+        hold_expires_at__gt=now,
+        hold_expires_at__lte=now + window,
+        created_at__lt=F("hold_expires_at") - window,
+    )
+    candidates = list(due.values_list("pk", flat=True))
+    pause_after_check()
+    queued = 0
+    for order_pk in candidates:
+        if _claim_reminder(due, order_pk, now):
+            _enqueue_on_commit("registration.emails.send_transfer_reminder", order_pk)
+            queued += 1
+    return queued
+
+
+def _claim_reminder(due, order_pk, now) -> bool:
+    """Mark one order reminded, unless another worker did since it was read."""
+    return bool(due.filter(pk=order_pk).update(transfer_reminder_sent_at=now))

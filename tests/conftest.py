@@ -18,3 +18,9 @@ def conference(db):
 def _orders_not_rate_limited(settings):
     """Tests post many orders from one address; tests of the limit set their own rate."""
     settings.SEATKEEPER_ORDER_RATE = "100000/m"
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_at_once(settings):
+    """Queued tasks (emails) run in the test's own process when they are queued."""
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}

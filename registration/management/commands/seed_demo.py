@@ -4,6 +4,7 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
@@ -46,8 +47,11 @@ class Command(BaseCommand):
         if conference is None:
             with transaction.atomic():
                 conference = self.create_conference(user)
-            # Demo buyers get no confirmation emails.
-            with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+            # Demo buyers get no confirmation emails: sent here, at once, to nowhere.
+            with override_settings(
+                EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+                Q_CLUSTER={**settings.Q_CLUSTER, "sync": True},
+            ):
                 self.create_orders(conference, random.Random(seed))
         availability = get_availability(conference)
         self.stdout.write(
