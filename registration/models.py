@@ -8,6 +8,7 @@ refunding orders happens in ``registration.services``; counting seats in
 import secrets
 
 from django.db import models
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
 
@@ -155,6 +156,14 @@ class Order(models.Model):
             # The dashboard's version check reads a conference's latest change on
             # every poll: an index probe, not a pass over all its orders.
             models.Index(fields=["conference", "updated_at"], name="order_conf_updated_idx"),
+            # One buyer's live holds, found under the lock on every order for the
+            # per-buyer hold limit (the email in any letter case).
+            models.Index(
+                models.F("conference"),
+                Upper("email"),
+                condition=models.Q(status="pending"),
+                name="order_pending_buyer_idx",
+            ),
             # Live holds are a small set: the seat check sums them on every order.
             models.Index(
                 fields=["conference", "hold_expires_at"],
