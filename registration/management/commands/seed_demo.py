@@ -156,3 +156,26 @@ class Command(BaseCommand):
             elif outcome == "cancelled":
                 services.cancel_order(order)
         services.expire_holds()
+        self.create_waiting_list(conference)
+
+    def create_waiting_list(self, conference):
+        """A few people in line for the sold-out Student tickets, and one bank transfer."""
+        student = conference.ticket_types.get(slug="student")
+        for index, (name, quantity) in enumerate([("Frances Allen", 1), ("Dennis Ritchie", 2)]):
+            try:
+                services.join_waiting_list(
+                    conference=conference,
+                    email=f"waiting{index}@example.com",
+                    name=name,
+                    quantity=quantity,
+                    ticket_type=student,
+                )
+            except ValidationError:  # Student tickets not sold out in this demo
+                return
+        order = services.place_order(
+            conference=conference,
+            email="transfer@example.com",
+            name="Niklaus Wirth",
+            tickets={conference.ticket_types.get(slug="regular"): 1},
+        )
+        services.choose_bank_transfer(order)
