@@ -45,6 +45,7 @@ TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 SLUG = "rush"
 # (slug, share of buyers who want it, its quantity as a share of the venue)
 TICKET_TYPES = [("early-bird", 0.5, 0.4), ("regular", 0.3, 0.6), ("student", 0.2, 0.3)]
+PLACED = "order placed (302)"
 
 
 async def open_page(client, buyer):
@@ -56,6 +57,7 @@ async def open_page(client, buyer):
 
 
 async def place(client, buyer, outcomes, latencies):
+    """POST one buyer's order; count and return its outcome (``PLACED`` for an order)."""
     form = {
         f"ticket-{buyer['slug']}": str(buyer["quantity"]),
         "name": buyer["name"],
@@ -70,19 +72,22 @@ async def place(client, buyer, outcomes, latencies):
             headers={"Cookie": buyer["cookie"], "Referer": f"{client.base}/{SLUG}/"},
         )
     except rawhttp.HTTPError as error:
-        outcomes[f"transport error ({type(error).__name__})"] += 1
-        return
+        outcome = f"transport error ({type(error).__name__})"
+        outcomes[outcome] += 1
+        return outcome
     elapsed = time.perf_counter() - started
     latencies["all"].append(elapsed)
     if response.status_code == 302 and "/orders/" in response.header("location"):
-        outcomes["order placed (302)"] += 1
+        outcome = PLACED
         latencies["placed"].append(elapsed)
     elif response.status_code == 400 and re.search(r"sold out|remaining", response.text):
-        outcomes["refused: seats gone (400)"] += 1
+        outcome = "refused: seats gone (400)"
     elif response.status_code >= 500:
-        outcomes[f"server error ({response.status_code})"] += 1
+        outcome = f"server error ({response.status_code})"
     else:
-        outcomes[f"other ({response.status_code})"] += 1
+        outcome = f"other ({response.status_code})"
+    outcomes[outcome] += 1
+    return outcome
 
 
 async def gather_limited(coroutines, limit):
@@ -203,7 +208,7 @@ def report(options, conference, ticket_types, demand, seconds, outcomes, latenci
     from registration.models import Order, OrderLineItem
 
     availability = get_availability(conference)
-    placed = outcomes["order placed (302)"]
+    placed = outcomes[PLACED]
     orders_in_db = Order.objects.filter(conference=conference).count()
     seats_in_db = sum(
         OrderLineItem.objects.filter(order__conference=conference).values_list(
