@@ -379,7 +379,7 @@ def bulk_orders(
                 )
     template.delete()
     if not triggers:
-        from registration.counters import rebuild_seat_counters
+        from capacity.counters import rebuild_seat_counters
 
         rebuild_seat_counters()
     with connection.cursor() as cursor:

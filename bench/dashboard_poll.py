@@ -75,12 +75,12 @@ def load_data(bench_url, *, ticket_types, orders):
     from django.db import connection
     from django.utils import timezone
 
-    from conference.models import Conference
-    from registration.counters import (
+    from capacity.counters import (
         drop_seat_triggers,
         install_seat_triggers,
         rebuild_seat_counters,
     )
+    from conference.models import Conference
     from registration.models import AddOn, Order, OrderLineItem, TicketType
 
     call_command("migrate", verbosity=0, interactive=False)

@@ -84,9 +84,7 @@ def run(sizes, repeat, load_with_triggers, live_holds):
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from capacity.services import get_global_sold_count, lock_with_availability
-    from conference.models import Conference
-    from registration.counters import (
+    from capacity.counters import (
         find_counter_drift,
         naive_seat_totals,
         naive_venue_seats_taken,
@@ -94,6 +92,8 @@ def run(sizes, repeat, load_with_triggers, live_holds):
         seat_totals_query,
         venue_seats_taken,
     )
+    from capacity.services import get_global_sold_count, lock_with_availability
+    from conference.models import Conference
     from registration.models import AddOn, Order, TicketType
 
     conference = Conference.objects.create(

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate, pre_migrate
 
 
 class CapacityConfig(AppConfig):
@@ -9,6 +10,11 @@ class CapacityConfig(AppConfig):
         from config.health import connect_connection_checks
 
         from .api import connect_cache_invalidation
+        from .counters.install import after_migrate, before_migrate
+
+        # SQLite's seat counter triggers stay out of the way of migrations.
+        pre_migrate.connect(before_migrate, sender=self)
+        post_migrate.connect(after_migrate, sender=self)
 
         connect_cache_invalidation()
         # Every process that serves requests runs this app: its connections are

@@ -21,9 +21,9 @@ from django.db import connection
 from django.utils import timezone
 
 from conference.models import Conference
-from registration.counters import VENUE, seat_totals_from_rows, seat_totals_query
 from registration.models import AddOn, Order, OrderLineItem, TicketType, WaitingListEntry
 
+from .counters import VENUE, seat_totals_from_rows, seat_totals_query
 from .models import BlockedSeats
 from .rows import instances_from_rows, load_rows, run_together, select_sql
 
@@ -157,7 +157,7 @@ def count_seats(conference, now) -> SeatCounts:
     for, in a single query.
 
     Sold seats and held seats are read from the seat counters (kept by
-    database triggers, see ``registration.counters``); only the holds expiring
+    database triggers, see ``capacity.counters``); only the holds expiring
     later in ``now``'s minute are summed live. The cost grows neither with the
     orders sold nor with the holds live. The blocked seats come in the same
     statement: one round trip less under the lock, on every order.

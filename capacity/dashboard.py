@@ -27,17 +27,16 @@ from django.db.models.functions import Coalesce, TruncDate, TruncHour
 from django.utils import timezone
 
 from conference.models import Conference
-from registration.counters import taking_seats
 from registration.models import (
     AddOn,
     Order,
     OrderLineItem,
-    SeatCounter,
     TicketType,
     WaitingListEntry,
 )
 
-from .models import BlockedSeats
+from .counters import taking_seats
+from .models import BlockedSeats, SeatCounter
 from .services import Availability, ItemAvailability, get_availability
 from .tables import ANY_TICKET_TYPE, AWAITING_TRANSFER, is_awaiting_transfer
 from .waiting import WaitingCount, WaitingSummary, waiting_summary

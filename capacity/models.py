@@ -1,4 +1,4 @@
-"""Seats set aside by organizers, and the record of every capacity override."""
+"""Seats set aside by organizers, the record of every capacity override, and the seat counters."""
 
 from django.conf import settings
 from django.db import models
@@ -120,3 +120,56 @@ class CapacityChange(models.Model):
             released = self.old_value - self.new_value
             return f"Released {released} of {self.old_value} seats blocked for {self.target_name}"
         return f"Comp order {self.target_name}: seats taken {self.old_value} → {self.new_value}"
+
+
+class SeatCounter(models.Model):
+    """Seats of one counting target (the venue, a ticket type or an add-on) in one bucket.
+
+    Bucket ``expires_minute = 0`` holds committed seats: the sum of the
+    quantities of the lines whose order is PAID or PARTIALLY_REFUNDED, keyed by
+    the order's conference. Bucket ``m > 0`` holds the seats of PENDING orders
+    whose hold expires during minute ``m`` (whole minutes since the Unix epoch,
+    UTC), so a reader can skip the buckets that have lapsed without a job ever
+    having to move them. Database triggers on orders and their lines keep every
+    bucket right whatever writes those rows (services, the admin,
+    ``QuerySet.update``, raw SQL); see ``capacity.counters``. It lives in
+    its own table, never as a column of Conference or TicketType, so saving a
+    stale conference or ticket type can never overwrite it.
+    """
+
+    class Target(models.TextChoices):
+        VENUE = "venue", "Venue"
+        TICKET = "ticket", "Ticket type"
+        ADDON = "addon", "Add-on"
+
+    conference = models.ForeignKey(
+        Conference, on_delete=models.CASCADE, related_name="seat_counters"
+    )
+    target = models.CharField(max_length=10, choices=Target.choices)
+    # A plain id, not a foreign key: a deleted ticket type's lines move to the
+    # venue-only count, and its (then zero) counter row may stay behind.
+    item_id = models.BigIntegerField(
+        default=0, help_text="Ticket type or add-on id; 0 for the venue."
+    )
+    expires_minute = models.BigIntegerField(
+        default=0, help_text="0 for committed seats; else the minute the holds in it expire."
+    )
+    seats = models.BigIntegerField(default=0)
+
+    class Meta:
+        # The table it has had since it lived in the registration app.
+        db_table = "registration_seatcounter"
+        constraints = [
+            # Conference and bucket first: the seat check reads one conference's
+            # committed bucket and its live buckets as index ranges.
+            models.UniqueConstraint(
+                fields=["conference", "expires_minute", "target", "item_id"],
+                name="seat_counter_one_per_bucket",
+            ),
+        ]
+
+    def __str__(self):
+        bucket = f" held in minute {self.expires_minute}" if self.expires_minute else ""
+        return (
+            f"{self.target} {self.item_id}{bucket} of conference {self.conference_id}: {self.seats}"
+        )

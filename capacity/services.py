@@ -18,8 +18,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from conference.models import Conference
-from registration.counters import CounterDrift, find_counter_drift, venue_seats_taken
-from registration.models import SeatCounter
 
 from .availability import (
     Availability,
@@ -33,6 +31,7 @@ from .availability import (
     get_availability,
     venue_refusal,
 )
+from .counters import CounterDrift, find_counter_drift, venue_seats_taken
 from .locking import (
     lock_conference,
     lock_with_availability,
@@ -40,6 +39,7 @@ from .locking import (
     pause_after_check,
     wait_for_disk_at_commit,
 )
+from .models import SeatCounter
 from .overrides import (
     MAX_CAPACITY,
     CapacityState,

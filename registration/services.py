@@ -18,14 +18,14 @@ from django.utils import timezone
 from capacity.api import forget_cached_availability
 from capacity.availability import count_buyer_held, get_availability
 from capacity.locking import locked_conference, pause_after_check, wait_for_disk_at_commit
-from capacity.models import CapacityChange
+from capacity.models import CapacityChange, SeatCounter
 from capacity.overrides import clean_reason, record_capacity_change
 from capacity.rows import insert_with_children
 from capacity.waiting import offer_freed_seats, offer_lapsed_seats
 from conference.models import Conference
 
 from .emails import confirm_payment_on_commit
-from .models import AddOn, Order, OrderLineItem, SeatCounter, TicketType, WaitingListEntry
+from .models import AddOn, Order, OrderLineItem, TicketType, WaitingListEntry
 from .orders import clean_buyer, whole_quantity
 from .waiting import join_waiting_list, leave_waiting_list
 

@@ -5,9 +5,9 @@ from django.db import migrations, models
 
 
 def drop_triggers(apps, schema_editor):
-    from registration import counters
+    from capacity.counters.install import drop_seat_triggers
 
-    counters.drop_seat_triggers(schema_editor.connection)
+    drop_seat_triggers(schema_editor.connection)
 
 
 class Migration(migrations.Migration):
@@ -31,11 +31,9 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('conference', 'target', 'item_id'), name='seat_counter_one_per_target')],
             },
         ),
-        # The triggers, and a count of the lines already sold, come from the
-        # post_migrate handler (registration.counters.after_migrate) on both
-        # databases: they are the current code's and write columns SeatCounter
-        # only has from 0004 on. On SQLite they are also dropped before every
-        # migrate run: a later migration rebuilding registration_order or its
-        # lines would fail while a trigger on the other table reads it.
+        # The triggers, and a count of the lines already sold, come later
+        # (capacity.counters.install): from capacity's migrations on
+        # PostgreSQL, from the post_migrate handler on SQLite. They write
+        # columns SeatCounter only has from 0004 on.
         migrations.RunPython(migrations.RunPython.noop, drop_triggers),
     ]

@@ -1,9 +1,10 @@
 """Seat counters for held seats too: a bucket per hold expiry minute beside the committed one.
 
 The rows already stored become the committed bucket (``expires_minute = 0``).
-0002's triggers are dropped here; the post_migrate handler then installs the
-ones that also keep the held buckets and recounts every counter from the lines,
-so an existing database leaves ``migrate`` with its holds counted.
+0002's triggers are dropped here; the ones that also keep the held buckets are
+installed later (``capacity.counters.install``), with a recount of every
+counter from the lines, so an existing database leaves ``migrate`` with its
+holds counted.
 """
 
 from django.db import migrations, models
@@ -39,9 +40,9 @@ def drop_held_buckets(apps, schema_editor):
     The committed bucket stays, as 0002's rows. 0002's triggers are not put
     back: they belong to the code of that release.
     """
-    from registration import counters
+    from capacity.counters.install import drop_seat_triggers
 
-    counters.drop_seat_triggers(schema_editor.connection)
+    drop_seat_triggers(schema_editor.connection)
     SeatCounter = apps.get_model("registration", "SeatCounter")
     SeatCounter.objects.using(schema_editor.connection.alias).exclude(expires_minute=0).delete()
 
@@ -73,10 +74,8 @@ class Migration(migrations.Migration):
                 name="seat_counter_one_per_bucket",
             ),
         ),
-        # Forwards, the new triggers and a recount of every bucket come from the
-        # post_migrate handler (registration.counters.after_migrate) on both
-        # databases: it finds the triggers gone, installs the current ones and
-        # rebuilds every counter. Installing them here would tie this migration
-        # to the code of every later release.
+        # Forwards, the new triggers and a recount of every bucket come later
+        # (capacity.counters.install): installing them here would tie this
+        # migration to the code of every later release.
         migrations.RunPython(migrations.RunPython.noop, drop_held_buckets),
     ]

@@ -8,18 +8,18 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from capacity.counters import (
+    naive_seat_totals,
+    naive_venue_seats_taken,
+    seat_totals,
+    venue_seats_taken,
+)
 from capacity.models import BlockedSeats
 from capacity.services import (
     get_availability,
     get_global_remaining,
     get_global_sold_count,
     validate_global_capacity,
-)
-from registration.counters import (
-    naive_seat_totals,
-    naive_venue_seats_taken,
-    seat_totals,
-    venue_seats_taken,
 )
 from registration.models import Order, OrderLineItem
 from tests.factories import make_addon, make_conference, make_order, make_ticket_type

@@ -33,12 +33,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from capacity.models import BlockedSeats
-from capacity.services import get_availability, get_global_remaining, get_global_sold_count
-from capacity.waiting import plan_offers
-from conference.models import Conference
-from registration import services
-from registration.counters import (
+from capacity.counters import (
     VENUE,
     naive_seat_totals,
     naive_venue_seats_taken,
@@ -47,6 +42,11 @@ from registration.counters import (
     stored_seat_counters,
     venue_seats_taken,
 )
+from capacity.models import BlockedSeats
+from capacity.services import get_availability, get_global_remaining, get_global_sold_count
+from capacity.waiting import plan_offers
+from conference.models import Conference
+from registration import services
 from registration.models import Order, TicketType, WaitingListEntry
 from tests.factories import make_addon, make_conference, make_entry, make_ticket_type
 

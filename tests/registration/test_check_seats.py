@@ -8,10 +8,11 @@ from django.core.management import CommandError, call_command
 from django.db.models import F
 from django.utils import timezone
 
+from capacity.counters import drop_seat_triggers, expiry_minute, seat_triggers_installed
+from capacity.models import SeatCounter
 from capacity.services import get_availability, get_global_remaining, get_global_sold_count
 from capacity.waiting import lapse_offers, offer_freed_seats
-from registration.counters import drop_seat_triggers, expiry_minute, seat_triggers_installed
-from registration.models import Order, SeatCounter, WaitingListEntry
+from registration.models import Order, WaitingListEntry
 from registration.services import leave_waiting_list, mark_paid
 from tests.factories import make_addon, make_conference, make_entry, make_order, make_ticket_type
 

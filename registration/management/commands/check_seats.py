@@ -2,14 +2,14 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from capacity.services import repair_seat_counters
-from conference.models import Conference
-from registration.counters import (
+from capacity.counters import (
     find_counter_drift,
     install_seat_triggers,
     recount_seat_counters,
     seat_triggers_installed,
 )
+from capacity.services import repair_seat_counters
+from conference.models import Conference
 
 
 class Command(BaseCommand):

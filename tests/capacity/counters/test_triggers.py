@@ -17,9 +17,7 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from capacity.services import get_availability, get_global_remaining, get_global_sold_count
-from registration import services
-from registration.counters import (
+from capacity.counters import (
     ADDON,
     SOLD,
     TICKET,
@@ -36,7 +34,10 @@ from registration.counters import (
     venue_seats_taken,
     venue_seats_taken_query,
 )
-from registration.models import Order, OrderLineItem, SeatCounter, TicketType
+from capacity.models import SeatCounter
+from capacity.services import get_availability, get_global_remaining, get_global_sold_count
+from registration import services
+from registration.models import Order, OrderLineItem, TicketType
 from tests.factories import make_addon, make_conference, make_order, make_ticket_type, make_user
 
 pytestmark = pytest.mark.django_db
