@@ -35,7 +35,7 @@ from registration.models import (
     WaitingListEntry,
 )
 
-from .counters import taking_seats
+from .counters import committed, taking_seats
 from .models import BlockedSeats, SeatCounter
 from .services import Availability, ItemAvailability, get_availability
 from .tables import ANY_TICKET_TYPE, AWAITING_TRANSFER, is_awaiting_transfer
@@ -169,7 +169,7 @@ def sales_stats(conference, *, now, tz) -> SalesStats:
     """Sales in the last hour and since midnight in the conference's time zone, in one query."""
     hour_ago = now - PACE_WINDOW
     day_start = local_day_start(now, tz)
-    committed = Q(order__status__in=Order.COMMITTED_STATUSES)
+    paid = committed()
     ticket = Q(kind=OrderLineItem.Kind.TICKET)
     in_hour = Q(order__created_at__gte=hour_ago)
     today = Q(order__created_at__gte=day_start)
@@ -179,13 +179,13 @@ def sales_stats(conference, *, now, tz) -> SalesStats:
         )
         .filter(taking_seats(now))
         .aggregate(
-            hour_sold=Sum("quantity", filter=ticket & in_hour & committed, default=0),
-            hour_held=Sum("quantity", filter=ticket & in_hour & ~committed, default=0),
+            hour_sold=Sum("quantity", filter=ticket & in_hour & paid, default=0),
+            hour_held=Sum("quantity", filter=ticket & in_hour & ~paid, default=0),
             hour_orders=Count("order", distinct=True, filter=in_hour),
-            today_sold=Sum("quantity", filter=ticket & today & committed, default=0),
-            today_held=Sum("quantity", filter=ticket & today & ~committed, default=0),
+            today_sold=Sum("quantity", filter=ticket & today & paid, default=0),
+            today_held=Sum("quantity", filter=ticket & today & ~paid, default=0),
             today_orders=Count("order", distinct=True, filter=today),
-            today_revenue=Sum("line_total", filter=today & committed, default=0),
+            today_revenue=Sum("line_total", filter=today & paid, default=0),
             first_seat_in_hour=Min("order__created_at", filter=ticket & in_hour),
         )
     )
@@ -302,7 +302,7 @@ def sales_chart(conference, *, now, tz, granularity="hour") -> SalesChart:
         if granularity == "day"
         else TruncHour("order__created_at", tzinfo=tz)
     )
-    committed = Q(order__status__in=Order.COMMITTED_STATUSES)
+    paid = committed()
     rows = (
         OrderLineItem.objects.filter(
             order__conference=conference,
@@ -313,8 +313,8 @@ def sales_chart(conference, *, now, tz, granularity="hour") -> SalesChart:
         .annotate(bucket=trunc)
         .values("bucket")
         .annotate(
-            sold=Sum("quantity", filter=committed, default=0),
-            held=Sum("quantity", filter=~committed, default=0),
+            sold=Sum("quantity", filter=paid, default=0),
+            held=Sum("quantity", filter=~paid, default=0),
         )
         .order_by()
     )

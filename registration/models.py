@@ -193,7 +193,11 @@ class Order(models.Model):
         )
 
     def takes_seats(self, now=None):
-        """The counting rule of the spec, for one order already in memory."""
+        """The counting rule of the spec, for one order already in memory.
+
+        ``capacity.counters.rule`` defines the rule; this says the same for an
+        order in hand (tests/capacity/counters/test_rule.py checks that they agree).
+        """
         return self.status in self.COMMITTED_STATUSES or self.hold_is_live(now)
 
 
