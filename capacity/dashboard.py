@@ -6,6 +6,7 @@ projection and the latest orders come from aggregate queries, so a dashboard
 poll costs the same number of queries whatever the number of ticket types or
 orders. ``dashboard_version`` tells in one query whether anything a widget
 shows can have changed, so an unchanged poll is answered before any rendering.
+The shapes the widgets are drawn with (bars, the chart) are in ``capacity.charts``.
 """
 
 import functools
@@ -35,6 +36,7 @@ from registration.models import (
     WaitingListEntry,
 )
 
+from .charts import CapacityBar, SalesChart, capacity_bar, draw_sales_chart
 from .counters import committed, taking_seats
 from .models import BlockedSeats, SeatCounter
 from .services import Availability, ItemAvailability, get_availability
@@ -50,57 +52,13 @@ PACE_WINDOW = timedelta(hours=1)
 CHART_GRANULARITIES = ("hour", "day")
 CHART_HOURS = 24
 CHART_DAYS = 14
-# Geometry of the sales chart's SVG viewBox.
-CHART_WIDTH = 480
-CHART_HEIGHT = 200
-CHART_LABEL_BAND = 22
 
 
 def conference_tz(conference) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(conference.timezone)
 
 
-# --- bars -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BarSegment:
-    """One coloured stretch of a capacity bar, in percent of the bar's width."""
-
-    kind: str  # "sold", "held", "blocked" or "remaining"
-    value: int
-    x: float
-    width: float
-
-
-@dataclass(frozen=True)
-class CapacityBar:
-    """A capacity drawn as a bar: sold, held, blocked, remaining.
-
-    When more is taken than the capacity (comp tickets, a forced lower), the bar
-    is scaled to what is taken and ``capacity_mark`` is where the cap falls.
-    """
-
-    segments: tuple[BarSegment, ...]
-    capacity_mark: float | None
-
-
-def capacity_bar(*, capacity, sold, held, blocked) -> CapacityBar | None:
-    """The bar for a capacity; None when unlimited (capacity None or 0)."""
-    if not capacity:
-        return None
-    taken = sold + held + blocked
-    scale = max(capacity, taken)
-    segments = []
-    x = 0.0
-    parts = [("sold", sold), ("held", held), ("blocked", blocked)]
-    parts.append(("remaining", max(0, capacity - taken)))
-    for kind, value in parts:
-        width = 100 * value / scale
-        segments.append(BarSegment(kind=kind, value=value, x=round(x, 3), width=round(width, 3)))
-        x += width
-    mark = round(100 * capacity / scale, 3) if taken > capacity else None
-    return CapacityBar(segments=tuple(segments), capacity_mark=mark)
+# --- rows ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -230,50 +188,6 @@ def project_sellout(conference, availability, stats, *, now, tz) -> Projection:
 # --- the chart ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ChartBar:
-    """One bucket of the sales chart with its SVG geometry (viewBox units)."""
-
-    start: datetime  # the bucket's start, in the conference's time zone
-    label: str
-    sold: int
-    held: int
-    x: float
-    width: float
-    sold_y: float
-    sold_height: float
-    held_y: float
-    held_height: float
-    show_label: bool
-
-    @property
-    def seats(self):
-        return self.sold + self.held
-
-    @property
-    def label_x(self):
-        """The centre of the bar, kept far enough from the edges for a label to fit."""
-        return round(min(max(self.x + self.width / 2, 20), CHART_WIDTH - 20), 2)
-
-
-@dataclass(frozen=True)
-class SalesChart:
-    granularity: str
-    bars: list[ChartBar]
-    peak: int
-    width: int = CHART_WIDTH
-    height: int = CHART_HEIGHT
-    plot_height: int = CHART_HEIGHT - CHART_LABEL_BAND
-
-    @property
-    def total(self):
-        return sum(bar.seats for bar in self.bars)
-
-    @property
-    def label_y(self):
-        return self.height - 6
-
-
 def _chart_buckets(now, tz, granularity):
     """Bucket starts, oldest first, and a function mapping a truncated DB value to its key."""
     if granularity == "day":
@@ -320,31 +234,7 @@ def sales_chart(conference, *, now, tz, granularity="hour") -> SalesChart:
     )
     per_bucket = {key_of(row["bucket"]): (row["sold"], row["held"]) for row in rows}
     counts = [per_bucket.get(key, (0, 0)) for key in keys]
-    peak = max((sold + held for sold, held in counts), default=0)
-    plot_height = CHART_HEIGHT - CHART_LABEL_BAND
-    slot = CHART_WIDTH / len(starts)
-    scale = plot_height / peak if peak else 0
-    label_every = 3 if granularity == "hour" else 2
-    bars = []
-    for index, (start, (sold, held)) in enumerate(zip(starts, counts, strict=True)):
-        sold_height = sold * scale
-        held_height = held * scale
-        bars.append(
-            ChartBar(
-                start=start,
-                label=start.strftime("%H:%M") if granularity == "hour" else start.strftime("%d %b"),
-                sold=sold,
-                held=held,
-                x=round(index * slot + 1, 2),
-                width=round(slot - 2, 2),
-                sold_y=round(plot_height - sold_height, 2),
-                sold_height=round(sold_height, 2),
-                held_y=round(plot_height - sold_height - held_height, 2),
-                held_height=round(held_height, 2),
-                show_label=(len(starts) - 1 - index) % label_every == 0,
-            )
-        )
-    return SalesChart(granularity=granularity, bars=bars, peak=peak)
+    return draw_sales_chart(granularity, starts, counts)
 
 
 # --- orders -----------------------------------------------------------------------

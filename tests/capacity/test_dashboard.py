@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from capacity.dashboard import (
     build_dashboard,
-    capacity_bar,
     dashboard_version,
     project_sellout,
     sales_chart,
@@ -406,16 +405,6 @@ def test_projection_text_in_the_conference_timezone(organizer_client, conference
     eta = datetime.fromisoformat(re.search(r'data-eta="([^"]+)"', html).group(1))
     assert eta.utcoffset() == timedelta(hours=9)
     assert f"sold out around <strong>{eta:%H:%M}" in html or eta.date() != now.date()
-
-
-def test_capacity_bar_segments_add_up_and_mark_the_cap():
-    bar = capacity_bar(capacity=100, sold=50, held=10, blocked=5)
-    assert [s.kind for s in bar.segments] == ["sold", "held", "blocked", "remaining"]
-    assert sum(s.width for s in bar.segments) == pytest.approx(100)
-    assert bar.capacity_mark is None
-    over = capacity_bar(capacity=100, sold=120, held=0, blocked=0)
-    assert over.capacity_mark == pytest.approx(100 * 100 / 120, abs=0.01)
-    assert capacity_bar(capacity=None, sold=5, held=0, blocked=0) is None
 
 
 def test_build_dashboard_uses_one_snapshot(conference):

@@ -1,0 +1,138 @@
+"""The shapes of the dashboard's SVG: capacity bars and the sales chart, in
+percent of a bar's width or in the chart's viewBox units.
+
+Pure geometry from numbers already counted (``capacity.dashboard`` reads them);
+nothing here queries.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+# Geometry of the sales chart's SVG viewBox.
+CHART_WIDTH = 480
+CHART_HEIGHT = 200
+CHART_LABEL_BAND = 22
+
+
+# --- bars -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BarSegment:
+    """One coloured stretch of a capacity bar, in percent of the bar's width."""
+
+    kind: str  # "sold", "held", "blocked" or "remaining"
+    value: int
+    x: float
+    width: float
+
+
+@dataclass(frozen=True)
+class CapacityBar:
+    """A capacity drawn as a bar: sold, held, blocked, remaining.
+
+    When more is taken than the capacity (comp tickets, a forced lower), the bar
+    is scaled to what is taken and ``capacity_mark`` is where the cap falls.
+    """
+
+    segments: tuple[BarSegment, ...]
+    capacity_mark: float | None
+
+
+def capacity_bar(*, capacity, sold, held, blocked) -> CapacityBar | None:
+    """The bar for a capacity; None when unlimited (capacity None or 0)."""
+    if not capacity:
+        return None
+    taken = sold + held + blocked
+    scale = max(capacity, taken)
+    segments = []
+    x = 0.0
+    parts = [("sold", sold), ("held", held), ("blocked", blocked)]
+    parts.append(("remaining", max(0, capacity - taken)))
+    for kind, value in parts:
+        width = 100 * value / scale
+        segments.append(BarSegment(kind=kind, value=value, x=round(x, 3), width=round(width, 3)))
+        x += width
+    mark = round(100 * capacity / scale, 3) if taken > capacity else None
+    return CapacityBar(segments=tuple(segments), capacity_mark=mark)
+
+
+# --- the chart ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    """One bucket of the sales chart with its SVG geometry (viewBox units)."""
+
+    start: datetime  # the bucket's start, in the conference's time zone
+    label: str
+    sold: int
+    held: int
+    x: float
+    width: float
+    sold_y: float
+    sold_height: float
+    held_y: float
+    held_height: float
+    show_label: bool
+
+    @property
+    def seats(self):
+        return self.sold + self.held
+
+    @property
+    def label_x(self):
+        """The centre of the bar, kept far enough from the edges for a label to fit."""
+        return round(min(max(self.x + self.width / 2, 20), CHART_WIDTH - 20), 2)
+
+
+@dataclass(frozen=True)
+class SalesChart:
+    granularity: str
+    bars: list[ChartBar]
+    peak: int
+    width: int = CHART_WIDTH
+    height: int = CHART_HEIGHT
+    plot_height: int = CHART_HEIGHT - CHART_LABEL_BAND
+
+    @property
+    def total(self):
+        return sum(bar.seats for bar in self.bars)
+
+    @property
+    def label_y(self):
+        return self.height - 6
+
+
+def draw_sales_chart(granularity, starts, counts) -> SalesChart:
+    """The chart of ``counts`` ((sold, held) per bucket) for buckets starting at
+    ``starts`` (oldest first, in the conference's time zone), per "hour" or "day".
+
+    Bars share the plot's height in proportion to the busiest bucket; every
+    third hour (every second day) is labelled, counting back from the latest.
+    """
+    peak = max((sold + held for sold, held in counts), default=0)
+    plot_height = CHART_HEIGHT - CHART_LABEL_BAND
+    slot = CHART_WIDTH / len(starts)
+    scale = plot_height / peak if peak else 0
+    label_every = 3 if granularity == "hour" else 2
+    bars = []
+    for index, (start, (sold, held)) in enumerate(zip(starts, counts, strict=True)):
+        sold_height = sold * scale
+        held_height = held * scale
+        bars.append(
+            ChartBar(
+                start=start,
+                label=start.strftime("%H:%M") if granularity == "hour" else start.strftime("%d %b"),
+                sold=sold,
+                held=held,
+                x=round(index * slot + 1, 2),
+                width=round(slot - 2, 2),
+                sold_y=round(plot_height - sold_height, 2),
+                sold_height=round(sold_height, 2),
+                held_y=round(plot_height - sold_height - held_height, 2),
+                held_height=round(held_height, 2),
+                show_label=(len(starts) - 1 - index) % label_every == 0,
+            )
+        )
+    return SalesChart(granularity=granularity, bars=bars, peak=peak)
