@@ -56,6 +56,11 @@ class Conference(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Moved by database triggers (capacity.counters) whenever seats or what is
+    # sold change: orders, their lines, ticket types, add-ons, blocked seats,
+    # waiting-list entries. Read with updated_at by capacity.counters.conference_version.
+    # A conference in memory does not see it move: refresh it before comparing rows.
+    seats_version = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["start_date", "name"]

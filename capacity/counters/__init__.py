@@ -20,7 +20,8 @@ consistent database always has the row already, and emptying the tables in any
 order (Django's test flush on SQLite) cannot leave negative rows behind. The
 rows of lapsed buckets are emptied when ``expire_holds`` marks their orders
 EXPIRED, and then deleted by it. ``recount`` recomputes the counters from the
-lines, for ``check_seats`` and the tests.
+lines, for ``check_seats`` and the tests. The same triggers move the
+conference's ``seats_version``, which ``version.conference_version`` reads.
 """
 
 from .install import drop_seat_triggers, install_seat_triggers, seat_triggers_installed
@@ -51,6 +52,7 @@ from .rule import (
     taking_seats,
 )
 from .schema import ADDON, TICKET, VENUE
+from .version import conference_version
 
 __all__ = [
     "ADDON",
@@ -61,6 +63,7 @@ __all__ = [
     "bucket_of",
     "bucket_sql",
     "committed",
+    "conference_version",
     "drop_seat_triggers",
     "expiry_minute",
     "find_counter_drift",

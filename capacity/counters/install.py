@@ -23,7 +23,7 @@ from ..models import SeatCounter
 from .postgresql import drop_statements as postgresql_drop
 from .postgresql import install_statements as postgresql_install
 from .recount import rebuild_seat_counters
-from .schema import TRIGGER_NAMES
+from .schema import trigger_names
 from .sqlite import drop_statements as sqlite_drop
 from .sqlite import install_statements as sqlite_install
 
@@ -57,7 +57,7 @@ def drop_seat_triggers(connection=None):
 
 
 def seat_triggers_installed(connection=None) -> bool:
-    """Whether all five counter triggers exist on ``connection``'s database."""
+    """Whether every seat counter and version trigger exists on ``connection``'s database."""
     connection = connection or default_connection
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -71,8 +71,7 @@ def seat_triggers_installed(connection=None) -> bool:
                 ["seatkeeper_%"],
             )
         found = cursor.fetchone()[0]
-    expected = len(TRIGGER_NAMES) - (0 if connection.vendor == "sqlite" else 1)
-    return found == expected
+    return found == len(trigger_names(connection.vendor))
 
 
 def install_from_migration(apps, schema_editor):

@@ -1,7 +1,14 @@
 """The seat counters' triggers on PostgreSQL: PL/pgSQL functions and the triggers calling them."""
 
 from .rule import bucket_sql
-from .schema import LINE_CHANGED_WHEN, LINE_TRIGGERS, ORDER_TRIGGERS, names, order_moved_when
+from .schema import (
+    LINE_CHANGED_WHEN,
+    LINE_TRIGGERS,
+    ORDER_TRIGGERS,
+    names,
+    order_moved_when,
+    versioned_tables,
+)
 
 
 def _bucket(row):
@@ -39,6 +46,31 @@ def install_statements():
         END
         $body$
         """,
+        # Something its pages show changed: the conference's version moves.
+        f"""
+        CREATE OR REPLACE FUNCTION seatkeeper_bump_version(p_conference bigint)
+        RETURNS void LANGUAGE plpgsql AS $body$
+        BEGIN
+            UPDATE {n["conference"]} SET seats_version = seats_version + 1
+            WHERE id = p_conference;
+        END
+        $body$
+        """,
+        """
+        CREATE OR REPLACE FUNCTION seatkeeper_row_changed() RETURNS trigger
+        LANGUAGE plpgsql AS $body$
+        BEGIN
+            IF TG_OP IN ('UPDATE', 'DELETE') THEN
+                PERFORM seatkeeper_bump_version(OLD.conference_id);
+            END IF;
+            IF TG_OP = 'INSERT'
+                OR (TG_OP = 'UPDATE' AND NEW.conference_id IS DISTINCT FROM OLD.conference_id) THEN
+                PERFORM seatkeeper_bump_version(NEW.conference_id);
+            END IF;
+            RETURN NULL;
+        END
+        $body$
+        """,
         # Which counters a line of a given kind moves: a ticket line the venue and
         # its ticket type (if it still exists), an add-on line its add-on; all in
         # the bucket of the line's order, none when the order has no bucket.
@@ -51,6 +83,8 @@ def install_statements():
             IF p_delta = 0 OR p_conference IS NULL OR p_minute IS NULL THEN
                 RETURN;
             END IF;
+            -- The conference row first, as the conference lock takes it.
+            PERFORM seatkeeper_bump_version(p_conference);
             IF p_kind = '{n["ticket"]}' THEN
                 PERFORM seatkeeper_bump_counter(p_conference, p_minute, '{n["venue"]}', 0, p_delta);
                 IF p_ticket_type IS NOT NULL THEN
@@ -97,6 +131,10 @@ def install_statements():
             old_minute bigint;
             new_minute bigint;
         BEGIN
+            IF TG_OP = 'DELETE' THEN
+                -- Any order deleted shows on the dashboard, seats or not.
+                PERFORM seatkeeper_bump_version(OLD.conference_id);
+            END IF;
             old_minute := {_bucket("OLD")};
             IF old_minute IS NOT NULL THEN
                 FOR line IN {order_lines.format(id="OLD.id")} LOOP
@@ -141,9 +179,14 @@ def install_statements():
         """,
         f"""
         CREATE TRIGGER seatkeeper_order_deleted AFTER DELETE ON {n["order"]}
-        FOR EACH ROW WHEN ({_bucket("OLD")} IS NOT NULL)
-        EXECUTE FUNCTION seatkeeper_order_changed()
+        FOR EACH ROW EXECUTE FUNCTION seatkeeper_order_changed()
         """,
+        *[f"DROP TRIGGER IF EXISTS {name} ON {table}" for table, name in versioned_tables()],
+        *[
+            f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {table}"
+            " FOR EACH ROW EXECUTE FUNCTION seatkeeper_row_changed()"
+            for table, name in versioned_tables()
+        ],
     ]
 
 
@@ -153,9 +196,12 @@ def drop_statements():
     return [
         *[f"DROP TRIGGER IF EXISTS {name} ON {n['line']}" for name in LINE_TRIGGERS],
         *[f"DROP TRIGGER IF EXISTS {name} ON {n['order']}" for name in ORDER_TRIGGERS],
+        *[f"DROP TRIGGER IF EXISTS {name} ON {table}" for table, name in versioned_tables()],
+        "DROP FUNCTION IF EXISTS seatkeeper_row_changed()",
         "DROP FUNCTION IF EXISTS seatkeeper_order_changed()",
         "DROP FUNCTION IF EXISTS seatkeeper_line_changed()",
         "DROP FUNCTION IF EXISTS"
         " seatkeeper_add_seats(bigint, bigint, text, bigint, bigint, bigint)",
         "DROP FUNCTION IF EXISTS seatkeeper_bump_counter(bigint, bigint, text, bigint, bigint)",
+        "DROP FUNCTION IF EXISTS seatkeeper_bump_version(bigint)",
     ]

@@ -1,8 +1,9 @@
 """The names the triggers and the reads share: tables, counter targets, trigger names."""
 
-from registration.models import Order, OrderLineItem
+from conference.models import Conference
+from registration.models import AddOn, Order, OrderLineItem, TicketType, WaitingListEntry
 
-from ..models import SeatCounter
+from ..models import BlockedSeats, SeatCounter
 from .rule import PENDING, bucket_sql
 
 VENUE = SeatCounter.Target.VENUE.value
@@ -21,11 +22,42 @@ TRIGGER_NAMES = (
 LINE_TRIGGERS = TRIGGER_NAMES[:3]
 ORDER_TRIGGERS = TRIGGER_NAMES[3:5]
 
+# Tables whose every write moves their conference's ``seats_version``, each
+# with the short name of its version triggers: what is sold and what keeps
+# seats from newcomers. Orders and lines move it from the counter triggers.
+VERSIONED = (
+    (TicketType, "ticket_type"),
+    (AddOn, "addon"),
+    (BlockedSeats, "blocked"),
+    (WaitingListEntry, "waiting"),
+)
+VERSION_OPERATIONS = ("INSERT", "UPDATE", "DELETE")
+
+
+def trigger_names(vendor) -> list[str]:
+    """Every trigger the counters and the version need on ``vendor``'s database."""
+    counters = TRIGGER_NAMES if vendor == "sqlite" else TRIGGER_NAMES[:5]
+    if vendor == "sqlite":
+        versions = [
+            f"{name}_{operation.lower()}"
+            for _, name in versioned_tables()
+            for operation in VERSION_OPERATIONS
+        ]
+    else:
+        versions = [name for _, name in versioned_tables()]
+    return [*counters, *versions]
+
+
+def versioned_tables():
+    """(table, trigger name stem) of each table in ``VERSIONED``."""
+    return [(model._meta.db_table, f"seatkeeper_version_{stem}") for model, stem in VERSIONED]
+
 
 def names() -> dict:
     """Table names and literals for the SQL, from the models."""
     return {
         "counter": SeatCounter._meta.db_table,
+        "conference": Conference._meta.db_table,
         "order": Order._meta.db_table,
         "line": OrderLineItem._meta.db_table,
         "pending": PENDING.value,

@@ -1,7 +1,15 @@
 """The seat counters' triggers on SQLite: a view whose INSTEAD OF trigger is the procedure."""
 
 from .rule import bucket_sql
-from .schema import LINE_CHANGED_WHEN, SEAT_CHANGE_VIEW, TRIGGER_NAMES, names, order_moved_when
+from .schema import (
+    LINE_CHANGED_WHEN,
+    SEAT_CHANGE_VIEW,
+    TRIGGER_NAMES,
+    VERSION_OPERATIONS,
+    names,
+    order_moved_when,
+    versioned_tables,
+)
 
 
 def _bucket(row):
@@ -45,6 +53,7 @@ def install_statements():
         CREATE TRIGGER seatkeeper_apply_seat_change INSTEAD OF INSERT ON {n["view"]}
         WHEN NEW.expires_minute IS NOT NULL
         BEGIN
+            {bump_version("NEW.conference_id", "NEW.seats <> 0")}
             INSERT OR IGNORE INTO {n["counter"]}
                 (conference_id, expires_minute, target, item_id, seats)
                 SELECT NEW.conference_id, NEW.expires_minute, '{n["venue"]}', 0, 0
@@ -99,17 +108,49 @@ def install_statements():
         """,
         f"""
         CREATE TRIGGER seatkeeper_order_deleted AFTER DELETE ON {n["order"]}
-        WHEN {_bucket("OLD")} IS NOT NULL
         BEGIN
             {order("OLD", "-")}
+            {bump_version("OLD.conference_id")}
         END
         """,
+        *_version_triggers(),
     ]
+
+
+def _version_triggers():
+    """A trigger per write on each table of ``VERSIONED``, moving its conference's version
+    (both conferences' when a row moves to another)."""
+    statements = []
+    for table, name in versioned_tables():
+        for operation, row in zip(VERSION_OPERATIONS, ("NEW", "OLD", "OLD"), strict=True):
+            moved = ""
+            if operation == "UPDATE":
+                moved = bump_version(
+                    "NEW.conference_id", "NEW.conference_id IS NOT OLD.conference_id"
+                )
+            statements.append(
+                f"CREATE TRIGGER {name}_{operation.lower()} AFTER {operation} ON {table}"
+                f" BEGIN {bump_version(f'{row}.conference_id')} {moved} END"
+            )
+    return statements
+
+
+def bump_version(conference, when="1"):
+    """A statement moving the ``seats_version`` of ``conference`` (SQL) when ``when`` holds."""
+    return (
+        f"UPDATE {names()['conference']} SET seats_version = seats_version + 1"
+        f" WHERE id = {conference} AND ({when});"
+    )
 
 
 def drop_statements():
     """The statements that remove the triggers and the view."""
     return [
         *[f"DROP TRIGGER IF EXISTS {name}" for name in TRIGGER_NAMES],
+        *[
+            f"DROP TRIGGER IF EXISTS {name}_{operation.lower()}"
+            for _, name in versioned_tables()
+            for operation in VERSION_OPERATIONS
+        ],
         f"DROP VIEW IF EXISTS {SEAT_CHANGE_VIEW}",
     ]
