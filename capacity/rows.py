@@ -89,11 +89,16 @@ def run_together(statements) -> list[list]:
     return results
 
 
-def load_rows(model, sql, params) -> list:
-    """Model instances from a statement selecting every column of ``model`` in field order."""
+def fetch_rows(sql, params) -> list:
+    """The rows of one statement."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return instances_from_rows(model, cursor.fetchall())
+        return cursor.fetchall()
+
+
+def load_rows(model, sql, params) -> list:
+    """Model instances from a statement selecting every column of ``model`` in field order."""
+    return instances_from_rows(model, fetch_rows(sql, params))
 
 
 @functools.cache
