@@ -9,6 +9,8 @@ import threading
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from conference.scoping import OrganizerScopedAdminMixin, scoped_conference_filter
+
 from .forms import (
     BlockedSeatsAddForm,
     BlockedSeatsChangeForm,
@@ -140,11 +142,11 @@ class CapacityOverrideAdminMixin:
 
 
 @admin.register(BlockedSeats)
-class BlockedSeatsAdmin(admin.ModelAdmin):
+class BlockedSeatsAdmin(OrganizerScopedAdminMixin, admin.ModelAdmin):
     """Blocks are made by ``block_seats`` and shrink only by ``release_blocked_seats``."""
 
     list_display = ["label", "conference", "ticket_type", "quantity", "created_by", "created_at"]
-    list_filter = ["conference"]
+    list_filter = [scoped_conference_filter()]
     search_fields = ["label"]
     list_select_related = ["conference", "ticket_type", "created_by"]
 
@@ -205,11 +207,11 @@ class BlockedSeatsAdmin(admin.ModelAdmin):
 
 
 @admin.register(CapacityChange)
-class CapacityChangeAdmin(admin.ModelAdmin):
+class CapacityChangeAdmin(OrganizerScopedAdminMixin, admin.ModelAdmin):
     """The override audit: read-only, for everyone."""
 
     list_display = ["created_at", "conference", "summary", "reason", "user", "forced"]
-    list_filter = ["conference", "target_kind", "forced"]
+    list_filter = [scoped_conference_filter(), "target_kind", "forced"]
     search_fields = ["reason", "target_name", "user__username"]
     list_select_related = ["conference", "user"]
     date_hierarchy = "created_at"

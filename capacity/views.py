@@ -4,7 +4,9 @@ tables, and order actions.
 Views are thin: numbers come from ``capacity.dashboard`` (selectors over the
 availability snapshot), changes from ``registration.services``. Access is for
 the conference's organizers and superusers; anonymous visitors are sent to the
-login page, everyone else gets 403.
+login page, everyone else gets 403. The order actions also need
+``registration.manage_orders``. Every page here shows personal data: none is
+stored by a cache (``private, no-store``).
 """
 
 from collections.abc import Callable
@@ -31,6 +33,7 @@ from django_tables2.export import TableExport
 from conference.models import Conference
 from registration import services as order_services
 from registration.models import Order, TicketType
+from registration.permissions import can_manage_orders
 
 from .dashboard import (
     CHART_GRANULARITIES,
@@ -58,7 +61,7 @@ def organizer_required(view):
 
     Anonymous: redirect to login (for an htmx request, an HX-Redirect so a poll
     does not swallow the login page). Not an organizer: 403. The view runs, and
-    its response is rendered, in the conference's time zone.
+    its response is rendered, in the conference's time zone; no cache keeps it.
     """
 
     @wraps(view)
@@ -75,7 +78,7 @@ def organizer_required(view):
             response = view(request, conference, *args, **kwargs)
             if hasattr(response, "render") and not getattr(response, "is_rendered", True):
                 response.render()
-        return response
+        return _no_store(response)
 
     return wrapper
 
@@ -302,6 +305,11 @@ ORDER_ACTIONS = {
 }
 
 
+def _manage_orders_required(request):
+    if not can_manage_orders(request.user):
+        raise PermissionDenied("Only organizers allowed to manage orders can do this.")
+
+
 def _order_of(conference, reference):
     return get_object_or_404(
         Order.objects.select_related("conference"), conference=conference, reference=reference
@@ -317,7 +325,11 @@ def order_detail(request, conference, reference):
         "order": order,
         "lines": list(order.lines.all()),
         "hold_is_live": order.hold_is_live(),
-        "actions": [action for action in ORDER_ACTIONS.values() if order.status in action.statuses],
+        "actions": [
+            action
+            for action in ORDER_ACTIONS.values()
+            if order.status in action.statuses and can_manage_orders(request.user)
+        ],
     }
     return render(request, "capacity/order_detail.html", context)
 
@@ -329,6 +341,7 @@ def order_action(request, conference, reference, action):
     action = ORDER_ACTIONS.get(action)
     if action is None:
         raise Http404("No such order action.")
+    _manage_orders_required(request)
     order = _order_of(conference, reference)
     detail_url = redirect("capacity:order", slug=conference.slug, reference=order.reference)
     if request.method == "GET":

@@ -1,14 +1,24 @@
-"""Admin for conferences, with the venue's seats from the availability snapshot."""
+"""Admin for conferences, with the venue's seats from the availability snapshot.
+
+A non-superuser sees only the conferences they organize; one they create lists
+them among its organizers.
+"""
 
 from django.contrib import admin
 
 from capacity.admin import AvailabilityColumnsMixin, CapacityOverrideAdminMixin
 
 from .models import Conference
+from .scoping import OrganizerScopedAdminMixin
 
 
 @admin.register(Conference)
-class ConferenceAdmin(CapacityOverrideAdminMixin, AvailabilityColumnsMixin, admin.ModelAdmin):
+class ConferenceAdmin(
+    OrganizerScopedAdminMixin,
+    CapacityOverrideAdminMixin,
+    AvailabilityColumnsMixin,
+    admin.ModelAdmin,
+):
     list_display = [
         "name",
         "slug",
@@ -24,6 +34,12 @@ class ConferenceAdmin(CapacityOverrideAdminMixin, AvailabilityColumnsMixin, admi
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["organizers"]
     date_hierarchy = "start_date"
+    conference_lookup = "pk"
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not change and not request.user.is_superuser:
+            form.instance.organizers.add(request.user)
 
     def item_availability(self, obj):
         return self.availability_of(obj)

@@ -2,13 +2,18 @@
 
 Development and tests run on an embedded SQLite file with no configuration.
 Production sets ``SEATKEEPER_PRODUCTION=1`` plus ``SECRET_KEY``,
-``ALLOWED_HOSTS``, ``DATABASE_URL`` and optionally ``REDIS_URL``.
+``ALLOWED_HOSTS``, ``DATABASE_URL``, the mail server (``EMAIL_HOST`` …) and
+optionally ``REDIS_URL``. Production mode refuses to start half-configured:
+DEBUG is always off, the secret key must be long, mail must really be sent,
+and demo payments need ``SEATKEEPER_ALLOW_DEMO_PAYMENTS=1`` (docs/deploy.md).
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,7 +31,8 @@ def env_list(name, default=""):
 
 
 PRODUCTION = env_bool("SEATKEEPER_PRODUCTION")
-DEBUG = env_bool("DEBUG", default=False)
+# Production never runs in debug mode, whatever DEBUG says.
+DEBUG = False if PRODUCTION else env_bool("DEBUG", default=False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -34,6 +40,12 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when SEATKEEPER_PRODUCTION=1.")
     # Only ever used on a developer's machine and in tests.
     SECRET_KEY = "insecure-development-key-not-for-production"
+MIN_SECRET_KEY_LENGTH = 50
+if PRODUCTION and len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+    raise ImproperlyConfigured(
+        f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters when "
+        "SEATKEEPER_PRODUCTION=1 (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -47,6 +59,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
+    "csp",
     "django_htmx",
     "django_tables2",
     "template_partials",
@@ -65,7 +79,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lockout into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -130,8 +147,24 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+# Login throttling (django-axes), on the admin's login and the organizers' alike:
+# after AXES_FAILURE_LIMIT wrong passwords for one username from one address,
+# that pair gets a 429 until AXES_COOLOFF_TIME has passed. A right password
+# resets the count; `manage.py axes_reset` lifts every lockout at once.
+AUTHENTICATION_BACKENDS = [
+    "config.auth.WebLoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("SEATKEEPER_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("SEATKEEPER_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/login_locked.html"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -161,7 +194,33 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/dashboard/"
 LOGOUT_REDIRECT_URL = "/"
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Development prints emails to the console; production sends them through SMTP
+# (or a provider's backend, e.g. django-anymail's) and refuses one that sends nothing.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_BACKENDS_THAT_SEND_NOTHING = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+}
+if PRODUCTION and EMAIL_BACKEND in EMAIL_BACKENDS_THAT_SEND_NOTHING:
+    raise ImproperlyConfigured(
+        f"EMAIL_BACKEND {EMAIL_BACKEND} sends no email: attendees would get nothing and "
+        "their order links would end up in the logs. Use SMTP (the default when "
+        "SEATKEEPER_PRODUCTION=1) or a provider's backend."
+    )
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tickets@seatkeeper.invalid")
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
@@ -201,6 +260,23 @@ if PRODUCTION:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
 
+# No inline scripts or styles anywhere: scripts are static files (htmx from
+# django-htmx, the page scripts in static/js/). No page may be framed, except
+# the embeddable banner, whose view allows every site.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
 # The level is on the handler too: Django's own loggers propagate to the root's
 # handlers whatever the root's level.
@@ -239,7 +315,17 @@ SEATKEEPER_AVAILABILITY_CACHE_SECONDS = int(
     os.environ.get("SEATKEEPER_AVAILABILITY_CACHE_SECONDS", "2")
 )
 # Payment providers the order page offers, in order (see registration/payments.py).
-SEATKEEPER_PAYMENT_PROVIDERS = env_list("SEATKEEPER_PAYMENT_PROVIDERS", "demo,manual")
+# "demo" marks an order paid with no money: production refuses it unless a
+# staging site says SEATKEEPER_ALLOW_DEMO_PAYMENTS=1.
+SEATKEEPER_PAYMENT_PROVIDERS = env_list(
+    "SEATKEEPER_PAYMENT_PROVIDERS", "manual" if PRODUCTION else "demo,manual"
+)
+SEATKEEPER_ALLOW_DEMO_PAYMENTS = env_bool("SEATKEEPER_ALLOW_DEMO_PAYMENTS", not PRODUCTION)
+if "demo" in SEATKEEPER_PAYMENT_PROVIDERS and not SEATKEEPER_ALLOW_DEMO_PAYMENTS:
+    raise ImproperlyConfigured(
+        "SEATKEEPER_PAYMENT_PROVIDERS offers 'demo', which marks orders paid for free. "
+        "Remove it, or set SEATKEEPER_ALLOW_DEMO_PAYMENTS=1 on a staging site."
+    )
 # Hours before a bank-transfer hold lapses that its buyer is reminded by email.
 SEATKEEPER_TRANSFER_REMINDER_HOURS = int(os.environ.get("SEATKEEPER_TRANSFER_REMINDER_HOURS", "24"))
 # Where attendees reach the site; links in emails start with it.
@@ -251,6 +337,7 @@ SEATKEEPER_ORDER_RATE = os.environ.get("SEATKEEPER_ORDER_RATE", "20/m")
 if env_bool("SEATKEEPER_TRUSTED_PROXY"):
     # The address the trusted proxy saw: the last one it appended.
     RATELIMIT_IP_META_KEY = "config.proxy.client_address"
+    AXES_CLIENT_IP_CALLABLE = "config.proxy.client_address"
 # A cache that cannot be reached lets orders through: the conference lock, not
 # the rate limit, is what keeps seats from being oversold.
 RATELIMIT_FAIL_OPEN = True

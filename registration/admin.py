@@ -1,16 +1,21 @@
 """Admin for ticket types, add-ons, orders and the waiting list.
 
 Order and waiting-list statuses change only through the actions below, which
-call ``registration.services``; the status fields themselves are read-only.
+call ``registration.services``; the status fields themselves are read-only. The
+order actions need ``registration.manage_orders``. A non-superuser sees only
+the conferences they organize (``conference.scoping``), and a ticket type's or
+add-on's conference is fixed once it exists.
 """
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from capacity.admin import AvailabilityColumnsMixin, CapacityOverrideAdminMixin
+from conference.scoping import OrganizerScopedAdminMixin, scoped_conference_filter
 
 from . import services
 from .models import AddOn, Order, OrderLineItem, TicketType, WaitingListEntry
+from .permissions import can_manage_orders
 
 
 class KeepSoldItemsMixin:
@@ -27,9 +32,25 @@ class KeepSoldItemsMixin:
         return actions
 
 
+class FixedConferenceMixin:
+    """The conference of a ticket type or add-on is chosen when it is created and
+    never changes (the database refuses it too): its sold seats belong to it."""
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and "conference" not in fields:
+            fields.append("conference")
+        return fields
+
+
 @admin.register(TicketType)
 class TicketTypeAdmin(
-    KeepSoldItemsMixin, CapacityOverrideAdminMixin, AvailabilityColumnsMixin, admin.ModelAdmin
+    OrganizerScopedAdminMixin,
+    FixedConferenceMixin,
+    KeepSoldItemsMixin,
+    CapacityOverrideAdminMixin,
+    AvailabilityColumnsMixin,
+    admin.ModelAdmin,
 ):
     list_display = [
         "name",
@@ -41,7 +62,7 @@ class TicketTypeAdmin(
         "seats_remaining",
         "is_active",
     ]
-    list_filter = ["conference", "is_active"]
+    list_filter = [scoped_conference_filter(), "is_active"]
     search_fields = ["name", "slug", "conference__name"]
     list_select_related = ["conference"]
     prepopulated_fields = {"slug": ["name"]}
@@ -53,7 +74,12 @@ class TicketTypeAdmin(
 
 @admin.register(AddOn)
 class AddOnAdmin(
-    KeepSoldItemsMixin, CapacityOverrideAdminMixin, AvailabilityColumnsMixin, admin.ModelAdmin
+    OrganizerScopedAdminMixin,
+    FixedConferenceMixin,
+    KeepSoldItemsMixin,
+    CapacityOverrideAdminMixin,
+    AvailabilityColumnsMixin,
+    admin.ModelAdmin,
 ):
     list_display = [
         "name",
@@ -65,7 +91,7 @@ class AddOnAdmin(
         "seats_remaining",
         "is_active",
     ]
-    list_filter = ["conference", "is_active"]
+    list_filter = [scoped_conference_filter(), "is_active"]
     search_fields = ["name", "slug", "conference__name"]
     list_select_related = ["conference"]
     prepopulated_fields = {"slug": ["name"]}
@@ -75,8 +101,9 @@ class AddOnAdmin(
         return obj.total_quantity or "Unlimited"
 
 
-class OrderLineItemInline(admin.TabularInline):
+class OrderLineItemInline(OrganizerScopedAdminMixin, admin.TabularInline):
     model = OrderLineItem
+    conference_lookup = "order__conference"
     extra = 0
     can_delete = False
     fields = ["kind", "description", "ticket_type", "addon", "quantity", "unit_price", "line_total"]
@@ -102,7 +129,7 @@ def _run_on_orders(modeladmin, request, queryset, action, verb):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(OrganizerScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "reference",
         "conference",
@@ -114,7 +141,7 @@ class OrderAdmin(admin.ModelAdmin):
         "hold_expires_at",
         "is_comp",
     ]
-    list_filter = ["status", "conference", "is_comp", "payment_provider"]
+    list_filter = ["status", scoped_conference_filter(), "is_comp", "payment_provider"]
     search_fields = ["reference", "email", "name"]
     date_hierarchy = "created_at"
     list_select_related = ["conference"]
@@ -140,7 +167,10 @@ class OrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Mark selected orders as paid", permissions=["change"])
+    def has_manage_orders_permission(self, request):
+        return can_manage_orders(request.user)
+
+    @admin.action(description="Mark selected orders as paid", permissions=["manage_orders"])
     def mark_paid(self, request, queryset):
         _run_on_orders(
             self,
@@ -150,19 +180,19 @@ class OrderAdmin(admin.ModelAdmin):
             "Marked paid",
         )
 
-    @admin.action(description="Extend the hold of selected orders", permissions=["change"])
+    @admin.action(description="Extend the hold of selected orders", permissions=["manage_orders"])
     def extend_hold(self, request, queryset):
         _run_on_orders(self, request, queryset, services.extend_hold, "Extended the hold of")
 
-    @admin.action(description="Cancel selected orders", permissions=["change"])
+    @admin.action(description="Cancel selected orders", permissions=["manage_orders"])
     def cancel(self, request, queryset):
         _run_on_orders(self, request, queryset, services.cancel_order, "Cancelled")
 
-    @admin.action(description="Refund selected orders in full", permissions=["change"])
+    @admin.action(description="Refund selected orders in full", permissions=["manage_orders"])
     def refund(self, request, queryset):
         _run_on_orders(self, request, queryset, services.refund_order, "Refunded")
 
-    @admin.action(description="Refund selected orders partially", permissions=["change"])
+    @admin.action(description="Refund selected orders partially", permissions=["manage_orders"])
     def refund_partially(self, request, queryset):
         _run_on_orders(
             self,
@@ -174,7 +204,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(WaitingListEntry)
-class WaitingListEntryAdmin(admin.ModelAdmin):
+class WaitingListEntryAdmin(OrganizerScopedAdminMixin, admin.ModelAdmin):
     """Read-mostly: entries are made by attendees joining; changes go through the services."""
 
     list_display = [
@@ -188,7 +218,7 @@ class WaitingListEntryAdmin(admin.ModelAdmin):
         "order",
         "offered_at",
     ]
-    list_filter = ["status", "conference", "ticket_type"]
+    list_filter = ["status", scoped_conference_filter(), scoped_conference_filter("ticket_type")]
     search_fields = ["email", "name"]
     date_hierarchy = "created_at"
     list_select_related = ["conference", "ticket_type", "order"]

@@ -142,6 +142,10 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Checked by the dashboard's order actions and the admin's (registration.permissions).
+        permissions = [
+            ("manage_orders", "Can mark orders paid, refund, cancel them and extend their holds")
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(status="pending") | models.Q(hold_expires_at__isnull=False),
@@ -349,4 +353,3 @@ class WaitingListEntry(models.Model):
     @property
     def is_live(self):
         return self.status in self.LIVE_STATUSES
-

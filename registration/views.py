@@ -11,6 +11,7 @@ import math
 import re
 import secrets
 
+from csp.decorators import csp_replace
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
@@ -215,10 +217,12 @@ def live_availability(request, slug):
 
 
 @xframe_options_exempt
+@csp_replace({"frame-ancestors": ["*"]})
 @vary_on_headers("HX-Request")
 @require_safe
 def embed_banner(request, slug):
-    """The venue banner alone, for a conference's own website (in an iframe, or fetched)."""
+    """The venue banner alone, for a conference's own website (in an iframe, or
+    fetched): any site may frame it."""
 
     def compute():
         conference = conference_by_slug(slug)
@@ -286,6 +290,10 @@ def _order_context(order, *, errors=()):
     }
 
 
+# The order's pages show the buyer's name and email and the secret link itself:
+# neither a shared cache nor the browser's keeps them.
+@cache_control(private=True, no_store=True)
+@vary_on_headers("HX-Request")
 @require_safe
 def order_page(request, slug, reference, secret):
     """The attendee's order: what was ordered, how long the seats are held, the pay step."""
@@ -294,6 +302,7 @@ def order_page(request, slug, reference, secret):
     return render(request, template, _order_context(order))
 
 
+@cache_control(private=True, no_store=True)
 @require_POST
 def pay_order(request, slug, reference, secret):
     """Pay through the chosen provider; a refused (e.g. late) payment shows why."""
@@ -333,6 +342,7 @@ def _deadline(order) -> str:
         return timezone.localtime(order.hold_expires_at).strftime("%d %b %Y %H:%M %Z")
 
 
+@cache_control(private=True, no_store=True)
 @require_POST
 def release_order(request, slug, reference, secret):
     """The buyer gives back the seats of an unpaid order, once they confirm it."""

@@ -93,6 +93,18 @@ def make_user(username=None, **fields):
     )
 
 
+def grant(user, *permissions):
+    """Give ``user`` each permission named "app_label.codename"; returns the user."""
+    from django.contrib.auth.models import Permission
+
+    for name in permissions:
+        app_label, codename = name.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return user
+
+
 def make_entry(conference, ticket_type=None, quantity=1, *, email=None, **fields):
     """A WAITING waiting-list entry built directly in the database (no checks), for
     ``ticket_type`` (None: any ticket type). Later calls are later in line."""

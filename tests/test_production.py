@@ -117,3 +117,101 @@ def test_refused_orders_leave_the_log_alone_and_server_errors_do_not():
     assert not logging.getLogger("django.request").isEnabledFor(logging.WARNING)
     assert logging.getLogger("django.request").isEnabledFor(logging.ERROR)
     assert logging.getLogger("django.security.csrf").isEnabledFor(logging.WARNING)
+
+
+# --- production mode cannot be half-on ---------------------------------------------
+
+
+def test_production_refuses_demo_payments_at_start_up():
+    env = {**PRODUCTION_ENV, "SEATKEEPER_PAYMENT_PROVIDERS": "demo,manual"}
+    result = run_django("check", env=env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SEATKEEPER_ALLOW_DEMO_PAYMENTS" in result.stderr
+
+
+def test_a_staging_site_may_allow_demo_payments_explicitly():
+    env = {
+        **PRODUCTION_ENV,
+        "SEATKEEPER_PAYMENT_PROVIDERS": "demo,manual",
+        "SEATKEEPER_ALLOW_DEMO_PAYMENTS": "1",
+    }
+    code = "from django.conf import settings as s\nprint(','.join(s.SEATKEEPER_PAYMENT_PROVIDERS))"
+    result = run_django(env=env, code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "demo,manual"
+
+
+def test_production_offers_bank_transfer_only_by_default():
+    code = "from django.conf import settings as s\nprint(','.join(s.SEATKEEPER_PAYMENT_PROVIDERS))"
+    result = run_django(env=PRODUCTION_ENV, code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "manual"
+
+
+def test_production_turns_debug_off_whatever_debug_says():
+    code = "from django.conf import settings as s\nprint(s.DEBUG)"
+    result = run_django(env={**PRODUCTION_ENV, "DEBUG": "1"}, code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    # The same DEBUG=1 outside production mode is honoured: the test can tell.
+    development = run_django(env={"DEBUG": "1"}, code=code)
+    assert development.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("key", ["x", "a" * 49])
+def test_production_refuses_a_short_secret_key(key):
+    result = run_django("check", env={**PRODUCTION_ENV, "SECRET_KEY": key})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be at least 50 characters" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.mail.backends.console.EmailBackend",
+        "django.core.mail.backends.locmem.EmailBackend",
+        "django.core.mail.backends.dummy.EmailBackend",
+        "django.core.mail.backends.filebased.EmailBackend",
+    ],
+)
+def test_production_refuses_an_email_backend_that_sends_nothing(backend):
+    result = run_django("check", env={**PRODUCTION_ENV, "EMAIL_BACKEND": backend})
+    assert result.returncode != 0
+    assert "sends no email" in result.stderr
+
+
+def test_production_sends_email_over_smtp_as_configured():
+    env = {
+        **PRODUCTION_ENV,
+        "EMAIL_HOST": "smtp.example.com",
+        "EMAIL_PORT": "587",
+        "EMAIL_HOST_USER": "tickets",
+        "EMAIL_USE_TLS": "1",
+    }
+    code = (
+        "from django.conf import settings as s\n"
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_USE_TLS)"
+    )
+    result = run_django(env=env, code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "smtp.example.com",
+        "587",
+        "tickets",
+        "True",
+    ]
+
+
+def test_development_keeps_printing_emails_and_offering_demo_payments():
+    code = (
+        "from django.conf import settings as s\n"
+        "print(s.EMAIL_BACKEND, ','.join(s.SEATKEEPER_PAYMENT_PROVIDERS))"
+    )
+    result = run_django(env={}, code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.core.mail.backends.console.EmailBackend",
+        "demo,manual",
+    ]

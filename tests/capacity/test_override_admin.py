@@ -37,16 +37,19 @@ def staff(*, override):
     return user
 
 
+# Both organize the `conference` fixture: the admin shows staff only what they organize.
 @pytest.fixture
-def overrider(client):
+def overrider(client, conference):
     user = staff(override=True)
+    conference.organizers.add(user)
     client.force_login(user)
     return user
 
 
 @pytest.fixture
-def viewer(client):
+def viewer(client, conference):
     user = staff(override=False)
+    conference.organizers.add(user)
     client.force_login(user)
     return user
 
@@ -66,6 +69,8 @@ def conference_form(conference, **changes):
         "waiting_list_enabled": "on" if conference.waiting_list_enabled else "",
         "waiting_list_offer_minutes": conference.waiting_list_offer_minutes,
         "capacity_reason": "",
+        # As the browser sends it: the organizers selected now.
+        "organizers": [user.pk for user in conference.organizers.all()] if conference.pk else [],
     }
     data.update(changes)
     return data
@@ -183,7 +188,9 @@ def test_creating_a_conference_sets_its_capacity_directly(client, viewer):
     response = client.post(reverse("admin:conference_conference_add"), data)
 
     assert response.status_code == 302
-    assert Conference.objects.get(slug="new-conf").total_capacity == 250
+    created = Conference.objects.get(slug="new-conf")
+    assert created.total_capacity == 250
+    assert list(created.organizers.all()) == [viewer]  # its creator organizes it
     assert not CapacityChange.objects.exists()
 
 
@@ -224,6 +231,7 @@ def test_audit_records_are_read_only(client, overrider, conference):
 
 def test_blocking_seats_in_the_admin_goes_through_the_service(client, overrider):
     conference = make_conference(total_capacity=10)
+    conference.organizers.add(overrider)
     ticket = make_ticket_type(conference)
     make_order(conference, Order.Status.PAID, tickets=[(ticket, 8)])
     add_url = reverse("admin:capacity_blockedseats_add")

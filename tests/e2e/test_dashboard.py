@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from registration import services
 from registration.models import Order
-from tests.factories import make_conference, make_order, make_ticket_type, make_user
+from tests.factories import grant, make_conference, make_order, make_ticket_type, make_user
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +20,7 @@ MARKER = "window.__seatkeeperMarker"
 def sale(transactional_db):
     conference = make_conference(name="Live Conf", total_capacity=50, timezone="Europe/Berlin")
     regular = make_ticket_type(conference, slug="regular", name="Regular", total_quantity=20)
-    organizer = make_user("organizer")
+    organizer = grant(make_user("organizer"), "registration.manage_orders")
     conference.organizers.add(organizer)
     return conference, regular
 

@@ -1,0 +1,97 @@
+/* Seatkeeper's page scripts. Every page loads this one file after htmx: the
+   Content-Security-Policy allows no inline script and no eval, so what pages do
+   beyond htmx's attributes lives here, each part keyed to the element it serves.
+
+   - Polls pause while the tab is hidden: an element with data-poll-when-visible
+     sends no request then, and "tab-visible" is fired on <body> when the tab
+     shows again (the dashboard polls at once on it).
+   - The dashboard (#dashboard-poller): the last ETag goes back with each poll so
+     an unchanged poll is a bodiless 304; "Updated …" stays honest; a failed poll
+     says so instead of going stale quietly.
+   - The orders page (#orders-filter): search as you type and filter on change,
+     through the form's own hx-get. */
+(function () {
+  "use strict";
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (document.visibilityState === "hidden" && elt.hasAttribute("data-poll-when-visible")) {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && document.body) {
+      htmx.trigger(document.body, "tab-visible");
+    }
+  });
+
+  function dashboard() {
+    var board = document.getElementById("dashboard");
+    var poller = document.getElementById("dashboard-poller");
+    var errorBox = document.getElementById("dashboard-poll-error");
+    if (!board || !poller || !errorBox) { return; }
+    var clock = new Intl.DateTimeFormat("en-GB", {
+      timeZone: board.dataset.timezone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
+    });
+    function isPoll(event) { return event.detail.elt === poller || event.detail.elt.id === "dashboard-poller"; }
+    function now() { return clock.format(new Date()); }
+    function fail(reason) {
+      errorBox.textContent = "Live updates failed at " + now() + " (" + reason + "). The numbers shown may be out of date; retrying.";
+      errorBox.hidden = false;
+      board.classList.add("is-stale");
+    }
+    // The poll element is drawn again whenever the server changes its pace: the
+    // ETag lives on whichever one is on the page.
+    function currentPoller() { return document.getElementById("dashboard-poller") || poller; }
+    document.body.addEventListener("htmx:configRequest", function (event) {
+      var etag = isPoll(event) && currentPoller().dataset.etag;
+      if (etag) { event.detail.headers["If-None-Match"] = etag; }
+    });
+    document.body.addEventListener("htmx:afterRequest", function (event) {
+      if (!isPoll(event) || !event.detail.successful) { return; }
+      var xhr = event.detail.xhr;
+      var etag = xhr.getResponseHeader("ETag");
+      if (etag) { currentPoller().dataset.etag = etag; }
+      errorBox.hidden = true;
+      errorBox.textContent = "";
+      board.classList.remove("is-stale");
+      if (xhr.status === 304) {
+        var updated = document.getElementById("dashboard-updated-at");
+        if (updated) { updated.textContent = now(); }
+      }
+    });
+    document.body.addEventListener("htmx:responseError", function (event) {
+      if (isPoll(event)) { fail("the server answered " + event.detail.xhr.status); }
+    });
+    document.body.addEventListener("htmx:sendError", function (event) {
+      if (isPoll(event)) { fail("the server could not be reached"); }
+    });
+    document.body.addEventListener("htmx:timeout", function (event) {
+      if (isPoll(event)) { fail("the server took too long"); }
+    });
+  }
+
+  function ordersFilter() {
+    var form = document.getElementById("orders-filter");
+    if (!form) { return; }
+    var timer = null;
+    form.addEventListener("input", function (event) {
+      if (event.target.name !== "q") { return; }
+      clearTimeout(timer);
+      timer = setTimeout(function () { htmx.trigger(form, "submit"); }, 300);
+    });
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "status") { htmx.trigger(form, "submit"); }
+    });
+  }
+
+  function start() {
+    dashboard();
+    ordersFilter();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
