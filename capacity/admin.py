@@ -8,6 +8,7 @@ import threading
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 
 from conference.scoping import OrganizerScopedAdminMixin, scoped_conference_filter
 
@@ -18,6 +19,7 @@ from .forms import (
     describe_taken,
 )
 from .models import BlockedSeats, CapacityChange, can_override
+from .numbers import WholeNumberField
 from .services import (
     block_seats,
     capacity_state,
@@ -81,6 +83,8 @@ class CapacityOverrideAdminMixin:
     """
 
     override_fields = ["seats_taken_now", "capacity_reason", "capacity_force"]
+    # Capacities, quantities and minutes are typed as plain ASCII digits.
+    formfield_overrides = {models.PositiveIntegerField: {"form_class": WholeNumberField}}
 
     @property
     def capacity_field(self):
@@ -147,6 +151,7 @@ class BlockedSeatsAdmin(OrganizerScopedAdminMixin, admin.ModelAdmin):
 
     list_display = ["label", "conference", "ticket_type", "quantity", "created_by", "created_at"]
     list_filter = [scoped_conference_filter()]
+    formfield_overrides = {models.PositiveIntegerField: {"form_class": WholeNumberField}}
     search_fields = ["label"]
     list_select_related = ["conference", "ticket_type", "created_by"]
 

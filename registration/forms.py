@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django import forms
 from django.conf import settings
 
+from capacity.numbers import WholeNumberField
 from capacity.services import Availability, ItemAvailability, conference_catalogue
 
 from .models import AddOn, TicketType
@@ -92,8 +93,8 @@ def form_offers(conference) -> list[Offer]:
     return [Offer(item=item, state=None) for item in (*ticket_types, *addons)]
 
 
-class QuantityField(forms.IntegerField):
-    """A quantity: empty means none; a whole number from 0 to QUANTITY_CEILING."""
+class QuantityField(WholeNumberField):
+    """A quantity: empty means none; plain ASCII digits from 0 to QUANTITY_CEILING."""
 
     def __init__(self, item_name, **kwargs):
         super().__init__(

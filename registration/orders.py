@@ -3,15 +3,16 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from capacity.numbers import parse_whole_number
+
 
 def whole_quantity(value, name) -> int:
-    """``value`` as an int, or ValidationError saying the quantity for ``name`` is not one."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            value = int(str(value).strip())
-        except (TypeError, ValueError):
-            raise ValidationError(f"The quantity for {name} must be a whole number.") from None
-    return value
+    """``value`` as an int, or ValidationError saying the quantity for ``name`` is not one
+    (plain ASCII digits only: ``capacity.numbers``)."""
+    number = parse_whole_number(value)
+    if number is None:
+        raise ValidationError(f"The quantity for {name} must be a whole number.")
+    return number
 
 
 def clean_buyer(email, name) -> tuple[str, str]:

@@ -8,6 +8,8 @@ conference lock, never here.
 
 from django import forms
 
+from capacity.numbers import WholeNumberField
+
 from .forms import QUANTITY_CEILING, OrderForm
 from .models import TicketType
 
@@ -37,7 +39,7 @@ def waited_for(conference, value) -> TicketType | None:
 
 
 class WaitingListForm(forms.Form):
-    quantity = forms.IntegerField(
+    quantity = WholeNumberField(
         min_value=1,
         max_value=QUANTITY_CEILING,
         initial=1,
