@@ -16,7 +16,7 @@ times on the same data in the same run:
 - ``get_global_sold_count``: the venue count, fast against naive;
 - the whole check as ``place_order`` runs it: lock the conference and build the
   availability snapshot (ticket types, add-ons, counts, blocked seats), one
-  round trip (``lock_with_availability``), then commit.
+  round trip (``locked_conference(…, with_availability=True)``), then commit.
 
 Prints a Markdown table (median and p99 in milliseconds, and the ratio of the
 medians) and drops the database.
@@ -81,7 +81,7 @@ def main():
 
 
 def run(sizes, repeat, load_with_triggers, live_holds):
-    from django.db import connection, transaction
+    from django.db import connection
     from django.utils import timezone
 
     from capacity.counters import (
@@ -92,7 +92,7 @@ def run(sizes, repeat, load_with_triggers, live_holds):
         seat_totals_query,
         venue_seats_taken,
     )
-    from capacity.services import get_global_sold_count, lock_with_availability
+    from capacity.services import get_global_sold_count, locked_conference
     from conference.models import Conference
     from registration.models import AddOn, Order, TicketType
 
@@ -159,8 +159,8 @@ def run(sizes, repeat, load_with_triggers, live_holds):
         naive_repeat = max(20, min(repeat, int(2_000_000 / size)))
 
         def full_check():
-            with transaction.atomic():
-                lock_with_availability(conference)
+            with locked_conference(conference, with_availability=True):
+                pass
 
         pairs = [
             (

@@ -1,16 +1,14 @@
 """Admin for blocked seats and the override audit, plus what other admins share.
 
-Shared: the availability columns, and ``CapacityOverrideAdminMixin``, through which
-the capacity fields of conferences, ticket types and add-ons change.
+Shared: the availability columns, ``CapacityOverrideAdminMixin``, through which
+the capacity fields of conferences, ticket types and add-ons change, and
+``ServiceRefusalAdminMixin``, which shows a service's refusal on the form.
 """
 
 import threading
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db import models
-
-from conference.scoping import OrganizerScopedAdminMixin, scoped_conference_filter
 
 from .forms import (
     BlockedSeatsAddForm,
@@ -19,7 +17,6 @@ from .forms import (
     describe_taken,
 )
 from .models import BlockedSeats, CapacityChange, can_override
-from .numbers import WholeNumberField
 from .services import (
     block_seats,
     capacity_state,
@@ -75,7 +72,52 @@ class AvailabilityColumnsMixin:
         return "Unlimited" if remaining is None else remaining
 
 
-class CapacityOverrideAdminMixin:
+class RefusedByService(Exception):
+    """A service refused what a valid admin form asked for; ``error`` belongs on ``field``."""
+
+    def __init__(self, field, error: ValidationError):
+        super().__init__(field, error)
+        self.field = field
+        self.error = error
+
+
+def _form_showing(form, refusal):
+    """``form`` (a form class) that, once its own checks pass, shows ``refusal``."""
+
+    class RefusedForm(form):
+        def clean(self):
+            cleaned_data = super().clean()
+            field = refusal.field if refusal.field in self.fields else None
+            self.add_error(field, refusal.error)
+            return cleaned_data
+
+    return RefusedForm
+
+
+class ServiceRefusalAdminMixin:
+    """A service's refusal shows on the admin form, and nothing is written.
+
+    The form checks only what was typed; the service decides under the conference
+    lock, from ``save_model``, and its ValidationError is raised from there as
+    ``RefusedByService``. The admin saves in one transaction, so the refusal
+    rolls back everything the save wrote; the form is then validated again with
+    the refusal as its error and shown as for any other invalid input.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except RefusedByService as refusal:
+            request.service_refusal = refusal
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        refusal = getattr(request, "service_refusal", None)
+        return form if refusal is None else _form_showing(form, refusal)
+
+
+class CapacityOverrideAdminMixin(ServiceRefusalAdminMixin):
     """The capacity field of a Conference, TicketType or AddOn changes only through
     ``override_capacity``: with a reason, never below what is taken unless forced,
     and only for staff with ``capacity.override_capacity`` (read-only for others).
@@ -83,8 +125,6 @@ class CapacityOverrideAdminMixin:
     """
 
     override_fields = ["seats_taken_now", "capacity_reason", "capacity_force"]
-    # Capacities, quantities and minutes are typed as plain ASCII digits.
-    formfield_overrides = {models.PositiveIntegerField: {"form_class": WholeNumberField}}
 
     @property
     def capacity_field(self):
@@ -137,21 +177,15 @@ class CapacityOverrideAdminMixin:
                     force=form.cleaned_data.get("capacity_force", False),
                 )
             except ValidationError as error:
-                obj.refresh_from_db(fields=[field])
-                self.message_user(
-                    request,
-                    f"The capacity was not changed: {' '.join(error.messages)}",
-                    messages.ERROR,
-                )
+                raise RefusedByService(field, error) from None
 
 
 @admin.register(BlockedSeats)
-class BlockedSeatsAdmin(OrganizerScopedAdminMixin, admin.ModelAdmin):
+class BlockedSeatsAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
     """Blocks are made by ``block_seats`` and shrink only by ``release_blocked_seats``."""
 
     list_display = ["label", "conference", "ticket_type", "quantity", "created_by", "created_at"]
-    list_filter = [scoped_conference_filter()]
-    formfield_overrides = {models.PositiveIntegerField: {"form_class": WholeNumberField}}
+    list_filter = ["conference"]
     search_fields = ["label"]
     list_select_related = ["conference", "ticket_type", "created_by"]
 
@@ -185,15 +219,18 @@ class BlockedSeatsAdmin(OrganizerScopedAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if not change:
-            block = block_seats(
-                conference=data["conference"],
-                ticket_type=data["ticket_type"],
-                quantity=data["quantity"],
-                label=data["label"],
-                reason=data["reason"],
-                user=request.user,
-                force=data["force"],
-            )
+            try:
+                block = block_seats(
+                    conference=data["conference"],
+                    ticket_type=data["ticket_type"],
+                    quantity=data["quantity"],
+                    label=data["label"],
+                    reason=data["reason"],
+                    user=request.user,
+                    force=data["force"],
+                )
+            except ValidationError as error:
+                raise RefusedByService("quantity", error) from None
             obj.pk, obj.created_by, obj.created_at = block.pk, block.created_by, block.created_at
             obj._state.adding = False
             return
@@ -206,17 +243,15 @@ class BlockedSeatsAdmin(OrganizerScopedAdminMixin, admin.ModelAdmin):
                     block=obj, quantity=released, reason=data["reason"], user=request.user
                 )
             except ValidationError as error:
-                self.message_user(
-                    request, f"No seats were released: {' '.join(error.messages)}", messages.ERROR
-                )
+                raise RefusedByService("quantity", error) from None
 
 
 @admin.register(CapacityChange)
-class CapacityChangeAdmin(OrganizerScopedAdminMixin, admin.ModelAdmin):
+class CapacityChangeAdmin(admin.ModelAdmin):
     """The override audit: read-only, for everyone."""
 
     list_display = ["created_at", "conference", "summary", "reason", "user", "forced"]
-    list_filter = [scoped_conference_filter(), "target_kind", "forced"]
+    list_filter = ["conference", "target_kind", "forced"]
     search_fields = ["reason", "target_name", "user__username"]
     list_select_related = ["conference", "user"]
     date_hierarchy = "created_at"

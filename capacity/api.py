@@ -25,8 +25,8 @@ from redis.exceptions import RedisError
 from conference.models import Conference
 from registration.models import AddOn, Order, OrderLineItem, TicketType, WaitingListEntry
 
+from .availability import conference_by_slug, get_availability
 from .models import BlockedSeats, CapacityChange
-from .services import conference_by_slug, get_availability
 
 GENERATION_KEY = "seatkeeper:availability:generation"
 # What reading an order form needs (the conference, its ticket types and

@@ -1,27 +1,21 @@
 """Forms for capacity overrides, in the Django admin and on the dashboard.
 
-The forms validate what a person typed and show what is taken now; the change
-itself is always made by a service in ``capacity.services`` (or comp issuance in
-``registration.services``), whose refusal becomes a form error.
+The forms validate what a person typed and show what is taken now; they never
+lock nor decide whether seats are free. The change itself is always made by a
+service in ``capacity.services`` (or comp issuance in ``registration.services``),
+which decides under the conference lock; its refusal becomes a form error
+(``ServiceFormMixin.run`` on the dashboard, ``capacity.admin.ServiceRefusalAdminMixin``
+in the admin).
 """
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from registration.models import AddOn, TicketType
 from registration.services import COMP_MAX_PER_LINE
 
 from .models import BlockedSeats
-from .numbers import WholeNumberField
-from .services import (
-    MAX_CAPACITY,
-    block_refusal,
-    capacity_field_of,
-    capacity_state,
-    get_availability,
-    lock_conference,
-)
+from .services import MAX_CAPACITY, capacity_field_of
 from .services import (
     clean_reason as require_reason,
 )
@@ -60,18 +54,6 @@ class ServiceFormMixin:
             return None
 
 
-def _state_under_lock(target):
-    """What is taken now for ``target``, read under the conference lock when in a transaction.
-
-    The admin saves a form in one transaction (``changeform_view`` is atomic), so
-    locking while validating keeps the checked numbers true until the save.
-    """
-    if connection.in_atomic_block:
-        lock_conference(target.pk if hasattr(target, "total_capacity") else target.conference_id)
-    fresh = type(target).objects.get(pk=target.pk)
-    return fresh, capacity_state(fresh)
-
-
 def describe_taken(state) -> str:
     return (
         f"{state.taken} taken now ({state.sold} sold, {state.held} held"
@@ -86,9 +68,9 @@ def describe_taken(state) -> str:
 class CapacityOverrideAdminForm(forms.ModelForm):
     """Admin change form of a Conference, TicketType or AddOn whose capacity may change.
 
-    The capacity asks for a reason only when it changes, refuses going below what
-    is taken unless forced, and is saved by ``override_capacity`` (see
-    ``capacity.admin.CapacityOverrideAdminMixin``).
+    The capacity asks for a reason only when it changes, and is saved by
+    ``override_capacity`` (see ``capacity.admin.CapacityOverrideAdminMixin``),
+    which refuses going below what is taken unless forced.
     """
 
     capacity_reason = reason_field()
@@ -125,17 +107,12 @@ class CapacityOverrideAdminForm(forms.ModelForm):
             self.add_error(field, f"Capacity cannot be more than {MAX_CAPACITY:,}.")
             return cleaned_data
         require_reason_when_changed(self, cleaned_data, "capacity_reason")
-        current, state = _state_under_lock(self.instance)
-        if total == getattr(current, field):
-            return cleaned_data
-        refusal = state.refusal(total, force=cleaned_data.get("capacity_force", False))
-        if refusal:
-            self.add_error(field, refusal)
         return cleaned_data
 
 
 class BlockedSeatsAddForm(forms.ModelForm):
-    """Blocking seats from the admin: saved by ``block_seats``, with a reason."""
+    """Blocking seats from the admin: saved by ``block_seats``, with a reason; the
+    service refuses more seats than are free unless forced."""
 
     reason = reason_field()
     force = forms.BooleanField(label="Force: block even if fewer seats are free", required=False)
@@ -159,13 +136,6 @@ class BlockedSeatsAddForm(forms.ModelForm):
         ticket_type = cleaned_data.get("ticket_type")
         if conference and ticket_type and ticket_type.conference_id != conference.pk:
             self.add_error("ticket_type", f"{ticket_type.name} is not sold for {conference.name}.")
-        quantity = cleaned_data.get("quantity")
-        if conference and quantity and not self.errors and not cleaned_data.get("force"):
-            if connection.in_atomic_block:
-                lock_conference(conference)
-            refusal = block_refusal(get_availability(conference), quantity, ticket_type=ticket_type)
-            if refusal:
-                self.add_error("quantity", refusal)
         return cleaned_data
 
 
@@ -198,7 +168,7 @@ class BlockedSeatsChangeForm(forms.ModelForm):
 class AdjustCapacityForm(ServiceFormMixin, forms.Form):
     """The "Adjust capacity" dialog of one widget row: venue, ticket type or add-on."""
 
-    total = WholeNumberField(
+    total = forms.IntegerField(
         label="New capacity",
         min_value=0,
         max_value=MAX_CAPACITY,
@@ -230,7 +200,7 @@ class AdjustCapacityForm(ServiceFormMixin, forms.Form):
 class BlockSeatsForm(ServiceFormMixin, forms.Form):
     """Set seats aside on the dashboard, venue-wide or for one ticket type."""
 
-    quantity = WholeNumberField(
+    quantity = forms.IntegerField(
         label="Seats",
         min_value=1,
         max_value=MAX_CAPACITY,
@@ -255,7 +225,7 @@ class BlockSeatsForm(ServiceFormMixin, forms.Form):
 class ReleaseSeatsForm(ServiceFormMixin, forms.Form):
     """Give back some (or, left empty, all) seats of one block."""
 
-    quantity = WholeNumberField(
+    quantity = forms.IntegerField(
         label="Seats to release",
         min_value=1,
         max_value=MAX_CAPACITY,
@@ -285,7 +255,7 @@ class CompOrderForm(ServiceFormMixin, forms.Form):
         self.addons = list(AddOn.objects.filter(conference=conference))
         for prefix, items in (("ticket", self.ticket_types), ("addon", self.addons)):
             for item in items:
-                self.fields[f"{prefix}-{item.slug}"] = WholeNumberField(
+                self.fields[f"{prefix}-{item.slug}"] = forms.IntegerField(
                     label=item.name,
                     min_value=0,
                     max_value=COMP_MAX_PER_LINE,

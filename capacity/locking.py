@@ -1,15 +1,29 @@
 """The conference lock: the one way into a change that can make seats scarcer.
 
-``locked_conference`` takes the lock (``SELECT … FOR UPDATE`` on PostgreSQL; on
-SQLite the IMMEDIATE transaction already holds the write lock) before anything
-is read. Ordering, late payment, extending a hold, comp tickets, blocking seats,
-lowering a capacity and offering seats to the waiting list all run inside it,
-so no race can oversell.
+``locked_conference`` is the only way in. Every path that can sell a seat or set
+one aside runs inside it: ordering, late payment, extending a hold and choosing
+bank transfer, comp tickets, blocking seats, lowering a capacity, joining the
+waiting list and offering it seats, checking the venue cap. It does each step
+such a change needs, so no caller has to remember one:
+
+- the lock, taken before anything is read (``SELECT … FOR UPDATE`` on
+  PostgreSQL; on SQLite the IMMEDIATE transaction already holds the write lock),
+  in a transaction of its own or a savepoint of the caller's;
+- the availability snapshot under the lock, in the same round trip, when asked;
+- the commit setting: a change that only places holds may commit without
+  waiting for the disk (``SEATKEEPER_ASYNC_HOLD_COMMIT``);
+- the cached public availability, forgotten when the change wrote (now, and
+  again at commit), whether it wrote through the ORM or with raw statements;
+- in tests, a pause before the first write (``SEATKEEPER_PAUSE_AFTER_CHECK``),
+  which widens the window between the checks and the write, so a race harness
+  with the lock switched off oversells and proves it really races.
 """
 
 import functools
+import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -18,7 +32,9 @@ from django.utils import timezone
 
 from conference.models import Conference
 
+from .api import forget_cached_availability
 from .availability import (
+    Availability,
     _availability,
     _catalogue_from_rows,
     _catalogue_statement,
@@ -57,14 +73,8 @@ def _locked_from_rows(rows, columns, conference) -> Conference:
     return instances_from_rows(Conference, rows, columns)[0]
 
 
-def lock_conference(conference, *, asynchronous_commit=False) -> Conference:
-    """Lock the conference row and return a fresh copy of it.
-
-    Must run inside ``transaction.atomic``. On PostgreSQL this is
-    ``SELECT … FOR UPDATE``; on SQLite the database runs in IMMEDIATE
-    transaction mode, so the enclosing transaction already holds the write lock.
-    ``asynchronous_commit``: see ``locked_conference``.
-    """
+def _lock_conference(conference, *, asynchronous_commit=False) -> Conference:
+    """Lock the conference row and return a fresh copy of it (inside a transaction)."""
     sql, params, columns = _lock_statement(conference, asynchronous_commit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -72,8 +82,8 @@ def lock_conference(conference, *, asynchronous_commit=False) -> Conference:
     return _locked_from_rows(rows, columns, conference)
 
 
-def lock_with_availability(conference, *, asynchronous_commit=False, buyer=None):
-    """``lock_conference`` and the availability snapshot taken under the lock,
+def _lock_with_availability(conference, *, asynchronous_commit=False, buyer=None):
+    """``_lock_conference`` and the availability snapshot taken under the lock,
     in one round trip on PostgreSQL (``run_together``): (conference, snapshot).
 
     The seats are counted as of a moment read before the lock is waited for,
@@ -100,56 +110,115 @@ def lock_with_availability(conference, *, asynchronous_commit=False, buyer=None)
     return conference, _availability(conference, now, counts, _catalogue_from_rows(catalogue_rows))
 
 
+# The statements that write, by their first word.
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+class _FirstWrite:
+    """An execute wrapper that notes whether a statement wrote, and pauses before
+    the first one when ``SEATKEEPER_PAUSE_AFTER_CHECK`` asks it to."""
+
+    def __init__(self):
+        self.pause = settings.SEATKEEPER_PAUSE_AFTER_CHECK
+        self.wrote = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if not self.wrote and sql.lstrip()[:6].upper() in _WRITES:
+            self.wrote = True
+            if self.pause:
+                time.sleep(self.pause)
+        return execute(sql, params, many, context)
+
+
 @contextmanager
-def locked_conference(
-    conference, *, asynchronous_commit=False, with_availability=False, buyer=None
-):
-    """Run a seat-reducing change under the conference lock, in one transaction.
+def pausing_before_first_write():
+    """Inside, the first statement that writes waits ``SEATKEEPER_PAUSE_AFTER_CHECK``
+    seconds first (tests only: it widens the window between a check and its write).
+    Yields the watcher, whose ``wrote`` says whether anything was written."""
+    watcher = _FirstWrite()
+    with connection.execute_wrapper(watcher):
+        yield watcher
 
-    Yields the freshly locked Conference. With ``SEATKEEPER_SEAT_LOCK`` off (tests
-    only, to prove a race harness really races) there is neither lock nor
-    transaction around the checks.
 
-    ``asynchronous_commit`` (PostgreSQL; ignored elsewhere, and when a caller's
-    transaction encloses this one): the transaction's commit returns before its
-    WAL is on disk, set by the lock statement itself (``SET LOCAL``'s scope, no
-    extra round trip). The lock is held until the commit returns, so a wait for
-    the disk there is spent by every change of the conference one after
-    another. A change that must survive a crash turns it back on with
-    ``wait_for_disk_at_commit`` before it writes.
+@dataclass
+class LockedConference:
+    """What ``locked_conference`` yields: the conference row as locked, and the
+    availability snapshot read under the lock (None unless asked for)."""
 
-    ``with_availability``: yield (conference, availability snapshot) instead,
-    both read under the lock in one round trip (``lock_with_availability``),
-    the snapshot counting ``buyer``'s held seats when given.
+    conference: Conference
+    availability: Availability | None = None
+    asynchronous_commit: bool = False
+
+    def commit_durably(self):
+        """What this change writes is more than holds (a sale): its commit waits
+        for the disk after all, as the server is configured to (``local``,
+        ``remote_apply``…)."""
+        if self.asynchronous_commit:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO DEFAULT")
+            self.asynchronous_commit = False
+
+
+# How deep this thread is in ``locked_conference`` blocks: the outermost one
+# watches the writes and forgets the cached availability once for all of them.
+_depth = threading.local()
+
+
+@contextmanager
+def locked_conference(conference, *, with_availability=False, buyer=None, holds_only=False):
+    """Run a change that can make seats scarcer under the conference lock, in one
+    transaction (a savepoint when the caller's transaction encloses it).
+
+    Yields a ``LockedConference``: ``.conference`` is the freshly locked row
+    (``conference`` may be a Conference or its primary key; a stale copy changes
+    nothing). With ``with_availability`` ``.availability`` is the snapshot read
+    under the lock in the same round trip, counting ``buyer``'s held seats when
+    given. With ``SEATKEEPER_SEAT_LOCK`` off (tests only, to prove a race
+    harness really races) there is neither lock nor transaction around the checks.
+
+    ``holds_only``: the change places holds, which may commit without waiting
+    for the disk (``SEATKEEPER_ASYNC_HOLD_COMMIT``; PostgreSQL, and only in a
+    transaction of its own: ``SET LOCAL`` lasts until the outermost transaction
+    ends, and a caller's may go on to write what must wait). It is set by the
+    lock statement itself, no extra round trip. A change that turns out to be
+    a sale calls ``commit_durably()`` before it writes.
+
+    When the block wrote anything and ends without an error, the cached public
+    availability is forgotten, now and again at commit. In tests the first
+    write waits ``SEATKEEPER_PAUSE_AFTER_CHECK`` seconds first.
     """
-    if not settings.SEATKEEPER_SEAT_LOCK:
-        unlocked = Conference.objects.get(pk=_pk(conference))
-        if with_availability:
-            yield unlocked, get_availability(unlocked, buyer=buyer)
-        else:
-            yield unlocked
-        return
-    # SET LOCAL lasts until the outermost transaction ends, and a caller's
-    # enclosing transaction may go on to write what must wait for the disk.
-    asynchronous_commit = asynchronous_commit and not connection.in_atomic_block
-    with transaction.atomic():
-        if with_availability:
-            yield lock_with_availability(
-                conference, asynchronous_commit=asynchronous_commit, buyer=buyer
-            )
-        else:
-            yield lock_conference(conference, asynchronous_commit=asynchronous_commit)
+    depth = getattr(_depth, "value", 0)
+    locking = settings.SEATKEEPER_SEAT_LOCK
+    asynchronous_commit = bool(
+        locking
+        and holds_only
+        and settings.SEATKEEPER_ASYNC_HOLD_COMMIT
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+    )
+    _depth.value = depth + 1
+    try:
+        watching = pausing_before_first_write() if depth == 0 else nullcontext()
+        with watching as watcher, transaction.atomic() if locking else nullcontext():
+            if locking:
+                yield _lock(conference, with_availability, buyer, asynchronous_commit)
+            else:
+                unlocked = Conference.objects.get(pk=_pk(conference))
+                availability = (
+                    get_availability(unlocked, buyer=buyer) if with_availability else None
+                )
+                yield LockedConference(unlocked, availability)
+            if watcher is not None and watcher.wrote:
+                forget_cached_availability()
+    finally:
+        _depth.value = depth
 
 
-def wait_for_disk_at_commit():
-    """Undo ``asynchronous_commit`` for the rest of the current transaction: back
-    to the server's own setting (``local``, ``remote_apply``… as configured)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO DEFAULT")
-
-
-def pause_after_check():
-    """Widen the window between checking and writing, when a test asks for it."""
-    if settings.SEATKEEPER_PAUSE_AFTER_CHECK:
-        time.sleep(settings.SEATKEEPER_PAUSE_AFTER_CHECK)
+def _lock(conference, with_availability, buyer, asynchronous_commit) -> LockedConference:
+    if with_availability:
+        locked, availability = _lock_with_availability(
+            conference, asynchronous_commit=asynchronous_commit, buyer=buyer
+        )
+        return LockedConference(locked, availability, asynchronous_commit)
+    locked = _lock_conference(conference, asynchronous_commit=asynchronous_commit)
+    return LockedConference(locked, None, asynchronous_commit)

@@ -16,9 +16,8 @@ from conference.models import Conference
 from registration.models import AddOn, TicketType
 
 from .availability import get_availability
-from .locking import locked_conference, pause_after_check
+from .locking import locked_conference
 from .models import BlockedSeats, CapacityChange
-from .numbers import parse_whole_number
 from .waiting import offer_freed_seats
 
 MAX_CAPACITY = 1_000_000
@@ -26,8 +25,14 @@ MAX_CAPACITY = 1_000_000
 
 def whole_number(value, what, *, minimum=0) -> int:
     """``value`` as an int from ``minimum`` to MAX_CAPACITY, or ValidationError naming ``what``."""
-    value = parse_whole_number(value)
-    if value is None:
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            value = None
+    if not isinstance(value, int):
         raise ValidationError(f"{what.capitalize()} must be a whole number.", code="invalid")
     if value < minimum:
         if minimum == 0:
@@ -168,7 +173,8 @@ def override_capacity(*, target, total, reason, user, force=False):
     reason = clean_reason(reason)
     model = type(target)
     conference_pk = target.pk if isinstance(target, Conference) else target.conference_id
-    with locked_conference(conference_pk) as conference:
+    with locked_conference(conference_pk) as locked:
+        conference = locked.conference
         if isinstance(target, Conference):
             current = conference
         else:
@@ -182,7 +188,6 @@ def override_capacity(*, target, total, reason, user, force=False):
             refusal = state.refusal(total, force=force)
             if refusal:
                 raise ValidationError(refusal, code="below_taken")
-            pause_after_check()
             model.objects.filter(pk=current.pk).update(**{field: total})
             record_capacity_change(
                 conference=conference,
@@ -232,7 +237,8 @@ def block_seats(
     if len(label) > 120:
         raise ValidationError("Keep the label under 120 characters.")
     reason = clean_reason(reason)
-    with locked_conference(conference) as conference:
+    with locked_conference(conference) as locked:
+        conference = locked.conference
         if ticket_type is not None:
             pk = ticket_type.pk if isinstance(ticket_type, TicketType) else ticket_type
             ticket_type = TicketType.objects.filter(pk=pk, conference=conference).first()
@@ -242,7 +248,6 @@ def block_seats(
         refusal = block_refusal(availability, quantity, ticket_type=ticket_type)
         if refusal and not force:
             raise ValidationError(refusal, code="too_few_free_seats")
-        pause_after_check()
         block = BlockedSeats.objects.create(
             conference=conference,
             ticket_type=ticket_type,
@@ -274,7 +279,8 @@ def release_blocked_seats(*, block, quantity=None, reason, user) -> BlockedSeats
     if quantity is not None:
         quantity = whole_number(quantity, "seats to release", minimum=1)
     reason = clean_reason(reason)
-    with locked_conference(block.conference_id) as conference:
+    with locked_conference(block.conference_id) as locked:
+        conference = locked.conference
         current = (
             BlockedSeats.objects.select_related("ticket_type")
             .filter(pk=block.pk, conference=conference)

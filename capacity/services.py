@@ -15,6 +15,8 @@ seats to the waiting list).
 """
 
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from conference.models import Conference
@@ -32,13 +34,7 @@ from .availability import (
     venue_refusal,
 )
 from .counters import CounterDrift, find_counter_drift, venue_seats_taken
-from .locking import (
-    lock_conference,
-    lock_with_availability,
-    locked_conference,
-    pause_after_check,
-    wait_for_disk_at_commit,
-)
+from .locking import LockedConference, locked_conference
 from .models import SeatCounter
 from .overrides import (
     MAX_CAPACITY,
@@ -72,17 +68,14 @@ __all__ = [
     "get_availability",
     "get_global_remaining",
     "get_global_sold_count",
-    "lock_conference",
-    "lock_with_availability",
+    "LockedConference",
     "locked_conference",
     "override_capacity",
-    "pause_after_check",
     "record_capacity_change",
     "release_blocked_seats",
     "repair_seat_counters",
     "validate_global_capacity",
     "venue_refusal",
-    "wait_for_disk_at_commit",
     "whole_number",
 ]
 
@@ -111,8 +104,11 @@ def validate_global_capacity(conference, desired_total) -> None:
     ValidationError mentioning ``sold out`` and the venue capacity when nothing
     is left, or ``Only {remaining} tickets remaining`` when too few are.
     """
-    conference = lock_conference(conference)
-    message = venue_refusal(conference, get_global_remaining(conference), desired_total)
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("validate_global_capacity needs transaction.atomic.")
+    with locked_conference(conference) as locked:
+        conference = locked.conference
+        message = venue_refusal(conference, get_global_remaining(conference), desired_total)
     if message:
         raise ValidationError(message, code="venue_capacity")
 
@@ -127,8 +123,8 @@ def repair_seat_counters(*, conference=None) -> list[CounterDrift]:
     repaired = []
     for each in conferences:
         with locked_conference(each) as locked:
-            list(SeatCounter.objects.select_for_update().filter(conference=locked))
-            drift = find_counter_drift(locked)
+            list(SeatCounter.objects.select_for_update().filter(conference=locked.conference))
+            drift = find_counter_drift(locked.conference)
             for item in drift:
                 SeatCounter.objects.update_or_create(
                     conference_id=item.conference_id,

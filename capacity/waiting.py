@@ -104,7 +104,8 @@ def offer_freed_seats(conference, *, now=None) -> list[Order]:
     PENDING order for its email held ``waiting_list_offer_minutes``, and becomes
     OFFERED with ``order`` set. An entry that does not fit keeps its place.
     """
-    with locked_conference(conference) as conference:
+    with locked_conference(conference) as locked:
+        conference = locked.conference
         entries = _waiting_entries(conference)
         if not entries:
             return []
@@ -157,7 +158,8 @@ def offer_lapsed_seats(now=None) -> list[Order]:
     )
     offers = []
     for conference_id in list(conference_ids):
-        with locked_conference(conference_id) as conference:
+        with locked_conference(conference_id) as locked:
+            conference = locked.conference
             lapse_offers(conference, now=now)
             offers += offer_freed_seats(conference, now=now)
     return offers

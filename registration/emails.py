@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from capacity.locking import pause_after_check
+from capacity.locking import pausing_before_first_write
 
 from .models import Order, OrderLineItem, WaitingListEntry
 
@@ -186,13 +186,12 @@ def send_due_transfer_reminders(now=None) -> int:
         hold_expires_at__lte=now + window,
         created_at__lt=F("hold_expires_at") - window,
     )
-    candidates = list(due.values_list("pk", flat=True))
-    pause_after_check()
     queued = 0
-    for order_pk in candidates:
-        if _claim_reminder(due, order_pk, now):
-            _enqueue_on_commit("registration.emails.send_transfer_reminder", order_pk)
-            queued += 1
+    with pausing_before_first_write():
+        for order_pk in list(due.values_list("pk", flat=True)):
+            if _claim_reminder(due, order_pk, now):
+                _enqueue_on_commit("registration.emails.send_transfer_reminder", order_pk)
+                queued += 1
     return queued
 
 

@@ -1,7 +1,7 @@
 """Placing, paying, cancelling, refunding and expiring orders.
 
 Every function that can make seats scarcer runs its checks and its writes
-under ``capacity.services.locked_conference``, taken before anything is read.
+under ``capacity.locking.locked_conference``, taken before anything is read.
 Errors are ``ValidationError`` with a message meant for the person ordering;
 when one is raised nothing has been written.
 """
@@ -12,12 +12,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.utils import timezone
 
-from capacity.api import forget_cached_availability
 from capacity.availability import count_buyer_held, get_availability
-from capacity.locking import locked_conference, pause_after_check, wait_for_disk_at_commit
+from capacity.locking import locked_conference
 from capacity.models import CapacityChange, SeatCounter
 from capacity.overrides import clean_reason, record_capacity_change
 from capacity.rows import insert_with_children
@@ -182,7 +180,8 @@ def _write_order(order, lines, *, free=False):
 
     Statements built once (``capacity.rows.insert_with_children``), in one
     round trip on PostgreSQL: this runs under the conference lock on every
-    order. No signals are sent, so the cached availability is cleared here.
+    order. No signals are sent; ``locked_conference`` forgets the cached
+    availability for every write it sees.
     """
     insert_with_children(
         order,
@@ -201,7 +200,6 @@ def _write_order(order, lines, *, free=False):
         ],
         "order",
     )
-    forget_cached_availability()
 
 
 def place_order(*, conference, email, name, tickets, addons=None) -> Order:
@@ -214,19 +212,18 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
     ``OrderRefused`` carrying the snapshot the checks ran against.
     """
     email, name = clean_buyer(email, name)
-    # A new hold commits without waiting for the disk (SEATKEEPER_ASYNC_HOLD_COMMIT,
-    # PostgreSQL): what a crash can cost is written there and in docs/deploy.md.
-    # Only in a transaction of its own (see locked_conference).
-    asynchronous = settings.SEATKEEPER_ASYNC_HOLD_COMMIT and not connection.in_atomic_block
+    # A new hold may commit without waiting for the disk (``holds_only``); what a
+    # crash can cost is written in docs/deploy.md.
     # The buyer's held seats are counted in the snapshot's statement unless the
     # conference as the caller read it has no limit (checked again under the lock).
     no_limit = isinstance(conference, Conference) and not conference.max_held_seats_per_buyer
     with locked_conference(
         conference,
-        asynchronous_commit=asynchronous,
         with_availability=True,
         buyer=None if no_limit else email,
-    ) as (conference, availability):
+        holds_only=True,
+    ) as locked:
+        conference, availability = locked.conference, locked.availability
         # One snapshot under the lock serves every check: the ticket types and
         # add-ons in it are the rows the order is resolved against.
         now = availability.computed_at
@@ -243,15 +240,13 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
                 _check_buyer_limit(conference, availability, email, seats)
         except ValidationError as error:
             raise OrderRefused(error.error_list, availability=availability) from None
-        pause_after_check()
 
         order = Order(conference=conference, email=email, name=name, total=total)
         if total == 0:
             order.status = Order.Status.PAID
             order.paid_at = now
             order.payment_provider = "free"
-            if asynchronous:
-                wait_for_disk_at_commit()  # a sale, not a hold
+            locked.commit_durably()  # a sale, not a hold
         else:
             order.status = Order.Status.PENDING
             order.hold_expires_at = now + timedelta(minutes=conference.hold_minutes)
@@ -292,7 +287,8 @@ def mark_paid(order, *, provider="") -> Order:
     its seats are still free; otherwise ValidationError. Paying a paid order is a
     no-op; cancelled or refunded orders cannot be paid.
     """
-    with locked_conference(order.conference_id) as conference:
+    with locked_conference(order.conference_id) as locked:
+        conference = locked.conference
         order.refresh_from_db()
         if order.status in Order.COMMITTED_STATUSES:
             return order
@@ -304,7 +300,6 @@ def mark_paid(order, *, provider="") -> Order:
         now = timezone.now()
         if not order.hold_is_live(now):
             _retake_seats(conference, order, now)
-            pause_after_check()
         order.status = Order.Status.PAID
         order.paid_at = now
         if provider:
@@ -324,7 +319,8 @@ def extend_hold(order, *, minutes=None) -> Order:
     A live hold is lengthened; a lapsed one is re-checked like a late payment
     and refused with ValidationError when its seats are gone.
     """
-    with locked_conference(order.conference_id) as conference:
+    with locked_conference(order.conference_id) as locked:
+        conference = locked.conference
         order.refresh_from_db()
         if order.status not in (Order.Status.PENDING, Order.Status.EXPIRED):
             raise ValidationError(
@@ -357,7 +353,8 @@ def choose_bank_transfer(order) -> Order:
     re-checked like a late payment and refused with ValidationError when its
     seats are gone. Only pending (or expired) orders can choose.
     """
-    with locked_conference(order.conference_id) as conference:
+    with locked_conference(order.conference_id) as locked:
+        conference = locked.conference
         order.refresh_from_db()
         if order.status not in (Order.Status.PENDING, Order.Status.EXPIRED):
             raise ValidationError(
@@ -367,7 +364,6 @@ def choose_bank_transfer(order) -> Order:
         now = timezone.now()
         if not order.hold_is_live(now):
             _retake_seats(conference, order, now)
-            pause_after_check()
         deadline = now + timedelta(days=conference.bank_transfer_days)
         if order.hold_is_live(now) and order.hold_expires_at > deadline:
             deadline = order.hold_expires_at
@@ -397,7 +393,8 @@ def cancel_order(order) -> Order:
     Refunded or cancelled orders are refused. Cancelling an offer from the
     waiting list ends its entry's place (LEFT).
     """
-    with locked_conference(order.conference_id) as conference:
+    with locked_conference(order.conference_id) as locked:
+        conference = locked.conference
         order.refresh_from_db()
         if order.status in (Order.Status.CANCELLED, Order.Status.REFUNDED):
             raise ValidationError(
@@ -415,7 +412,8 @@ def cancel_order(order) -> Order:
 def refund_order(order, *, partial=False) -> Order:
     """Refund a paid order. A full refund frees its seats, offered to the waiting list
     at once; a partial one keeps them."""
-    with locked_conference(order.conference_id) as conference:
+    with locked_conference(order.conference_id) as locked:
+        conference = locked.conference
         order.refresh_from_db()
         if order.status not in Order.COMMITTED_STATUSES:
             raise ValidationError(
@@ -467,7 +465,8 @@ def issue_comp_order(*, conference, email, name, tickets, reason, user, addons=N
     """
     email, name = clean_buyer(email, name)
     reason = clean_reason(reason)
-    with locked_conference(conference) as conference:
+    with locked_conference(conference) as locked:
+        conference = locked.conference
         lines = _resolve(TicketType, conference, tickets, "ticket type") + _resolve(
             AddOn, conference, addons, "add-on"
         )

@@ -68,7 +68,8 @@ def join_waiting_list(*, conference, email, name, quantity=1, ticket_type=None):
     """
     email, name = clean_buyer(email, name)
     quantity = whole_quantity(quantity, "the waiting list")
-    with locked_conference(conference, with_availability=True) as (conference, availability):
+    with locked_conference(conference, with_availability=True) as locked:
+        conference, availability = locked.conference, locked.availability
         if not conference.waiting_list_enabled:
             raise ValidationError(f"{conference.name} has no waiting list.")
         ticket_type = _ticket_type_of(conference, ticket_type)
@@ -104,7 +105,8 @@ def join_waiting_list(*, conference, email, name, quantity=1, ticket_type=None):
 def leave_waiting_list(entry):
     """Take a WAITING or OFFERED entry off the list (LEFT). An open offer's order is
     cancelled and its seats offered to the next in line, at once."""
-    with locked_conference(entry.conference_id) as conference:
+    with locked_conference(entry.conference_id) as locked:
+        conference = locked.conference
         entry.refresh_from_db()
         if not entry.is_live:
             raise ValidationError("This place on the waiting list has already ended.")

@@ -4,18 +4,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from capacity.rows import insert_rows, insert_with_children, run_together
-from capacity.services import (
-    conference_by_slug,
-    conference_catalogue,
-    get_availability,
-    lock_conference,
-    lock_with_availability,
-)
-from conference.models import Conference
+from capacity.services import conference_by_slug, conference_catalogue
 from registration.models import AddOn, Order, OrderLineItem, TicketType
 from tests.factories import make_addon, make_conference, make_order, make_ticket_type
 
@@ -72,14 +64,6 @@ def test_conference_lookups_equal_the_orm():
     conference = make_conference(total_capacity=40)
     assert field_values(conference_by_slug(conference.slug)) == field_values(conference)
     assert conference_by_slug("no-such-conference") is None
-    with transaction.atomic():
-        locked = lock_conference(conference.pk)
-    assert field_values(locked) == field_values(Conference.objects.get(pk=conference.pk))
-
-
-def test_locking_an_unknown_conference_raises_does_not_exist():
-    with pytest.raises(Conference.DoesNotExist), transaction.atomic():
-        lock_conference(987654)
 
 
 def two_lines(order, ticket_type, addon):
@@ -165,46 +149,3 @@ def test_statements_run_together_answer_each_with_its_own_rows_in_order():
         ]
     )
     assert (empty, slugs, count) == ([], [("a",), ("b",)], [(1,)])
-
-
-def test_the_lock_with_its_snapshot_equals_the_lock_then_the_snapshot():
-    conference = make_conference(total_capacity=40)
-    ticket_type = make_ticket_type(conference, slug="a", total_quantity=10)
-    make_addon(conference, slug="dinner", total_quantity=5)
-    make_order(conference, Order.Status.PAID, tickets=[(ticket_type, 3)])
-    make_order(conference, Order.Status.PENDING, tickets=[(ticket_type, 2)])  # a live hold
-    with transaction.atomic():
-        locked, availability = lock_with_availability(conference.pk)
-        expected = get_availability(lock_conference(conference.pk), now=availability.computed_at)
-    conference.refresh_from_db()  # the orders moved its seats_version
-    assert field_values(locked) == field_values(conference)
-    assert availability == expected
-    assert (availability.sold, availability.held, availability.remaining) == (3, 2, 35)
-
-
-def test_under_the_lock_seats_are_counted_as_of_before_the_wait_and_the_rest_after(
-    monkeypatch,
-):
-    """Holds lapsing while an order waits for the lock still count (never fewer
-    seats taken than there are); the sale window is judged when the lock is granted."""
-    conference = make_conference(total_capacity=40)
-    before_wait = timezone.now()
-    granted = before_wait + timedelta(seconds=30)
-    ticket_type = make_ticket_type(
-        conference, slug="a", available_until=before_wait + timedelta(seconds=10)
-    )
-    order = make_order(conference, Order.Status.PENDING, tickets=[(ticket_type, 2)])
-    Order.objects.filter(pk=order.pk).update(hold_expires_at=before_wait + timedelta(seconds=20))
-    moments = iter([before_wait, granted])
-
-    class Clock:
-        @staticmethod
-        def now():
-            return next(moments)
-
-    monkeypatch.setattr("capacity.locking.timezone", Clock)
-    with transaction.atomic():
-        _, availability = lock_with_availability(conference)
-    assert availability.held == 2  # the hold lapsing during the wait
-    assert availability.computed_at == granted
-    assert availability.ticket_type(ticket_type.pk).sale_state == "ended"
