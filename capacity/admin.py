@@ -9,6 +9,9 @@ import threading
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import models
+
+from conference.scoping import OrganizerScopedAdminMixin, scoped_conference_filter
 
 from .forms import (
     BlockedSeatsAddForm,
@@ -17,6 +20,7 @@ from .forms import (
     describe_taken,
 )
 from .models import BlockedSeats, CapacityChange, can_override
+from .numbers import WholeNumberField
 from .services import (
     block_seats,
     capacity_state,
@@ -125,6 +129,8 @@ class CapacityOverrideAdminMixin(ServiceRefusalAdminMixin):
     """
 
     override_fields = ["seats_taken_now", "capacity_reason", "capacity_force"]
+    # Capacities, quantities and minutes are typed as plain ASCII digits.
+    formfield_overrides = {models.PositiveIntegerField: {"form_class": WholeNumberField}}
 
     @property
     def capacity_field(self):
@@ -181,11 +187,12 @@ class CapacityOverrideAdminMixin(ServiceRefusalAdminMixin):
 
 
 @admin.register(BlockedSeats)
-class BlockedSeatsAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
+class BlockedSeatsAdmin(OrganizerScopedAdminMixin, ServiceRefusalAdminMixin, admin.ModelAdmin):
     """Blocks are made by ``block_seats`` and shrink only by ``release_blocked_seats``."""
 
     list_display = ["label", "conference", "ticket_type", "quantity", "created_by", "created_at"]
-    list_filter = ["conference"]
+    list_filter = [scoped_conference_filter()]
+    formfield_overrides = {models.PositiveIntegerField: {"form_class": WholeNumberField}}
     search_fields = ["label"]
     list_select_related = ["conference", "ticket_type", "created_by"]
 
@@ -247,11 +254,11 @@ class BlockedSeatsAdmin(ServiceRefusalAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CapacityChange)
-class CapacityChangeAdmin(admin.ModelAdmin):
+class CapacityChangeAdmin(OrganizerScopedAdminMixin, admin.ModelAdmin):
     """The override audit: read-only, for everyone."""
 
     list_display = ["created_at", "conference", "summary", "reason", "user", "forced"]
-    list_filter = ["conference", "target_kind", "forced"]
+    list_filter = [scoped_conference_filter(), "target_kind", "forced"]
     search_fields = ["reason", "target_name", "user__username"]
     list_select_related = ["conference", "user"]
     date_hierarchy = "created_at"

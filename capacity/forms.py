@@ -15,6 +15,7 @@ from registration.models import AddOn, TicketType
 from registration.services import COMP_MAX_PER_LINE
 
 from .models import BlockedSeats
+from .numbers import WholeNumberField
 from .services import MAX_CAPACITY, capacity_field_of
 from .services import (
     clean_reason as require_reason,
@@ -168,7 +169,7 @@ class BlockedSeatsChangeForm(forms.ModelForm):
 class AdjustCapacityForm(ServiceFormMixin, forms.Form):
     """The "Adjust capacity" dialog of one widget row: venue, ticket type or add-on."""
 
-    total = forms.IntegerField(
+    total = WholeNumberField(
         label="New capacity",
         min_value=0,
         max_value=MAX_CAPACITY,
@@ -200,7 +201,7 @@ class AdjustCapacityForm(ServiceFormMixin, forms.Form):
 class BlockSeatsForm(ServiceFormMixin, forms.Form):
     """Set seats aside on the dashboard, venue-wide or for one ticket type."""
 
-    quantity = forms.IntegerField(
+    quantity = WholeNumberField(
         label="Seats",
         min_value=1,
         max_value=MAX_CAPACITY,
@@ -225,7 +226,7 @@ class BlockSeatsForm(ServiceFormMixin, forms.Form):
 class ReleaseSeatsForm(ServiceFormMixin, forms.Form):
     """Give back some (or, left empty, all) seats of one block."""
 
-    quantity = forms.IntegerField(
+    quantity = WholeNumberField(
         label="Seats to release",
         min_value=1,
         max_value=MAX_CAPACITY,
@@ -255,7 +256,7 @@ class CompOrderForm(ServiceFormMixin, forms.Form):
         self.addons = list(AddOn.objects.filter(conference=conference))
         for prefix, items in (("ticket", self.ticket_types), ("addon", self.addons)):
             for item in items:
-                self.fields[f"{prefix}-{item.slug}"] = forms.IntegerField(
+                self.fields[f"{prefix}-{item.slug}"] = WholeNumberField(
                     label=item.name,
                     min_value=0,
                     max_value=COMP_MAX_PER_LINE,

@@ -18,6 +18,7 @@ from registration.models import AddOn, TicketType
 from .availability import get_availability
 from .locking import locked_conference
 from .models import BlockedSeats, CapacityChange
+from .numbers import parse_whole_number
 from .waiting import offer_freed_seats
 
 MAX_CAPACITY = 1_000_000
@@ -25,14 +26,8 @@ MAX_CAPACITY = 1_000_000
 
 def whole_number(value, what, *, minimum=0) -> int:
     """``value`` as an int from ``minimum`` to MAX_CAPACITY, or ValidationError naming ``what``."""
-    if isinstance(value, bool):
-        value = None
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            value = None
-    if not isinstance(value, int):
+    value = parse_whole_number(value)
+    if value is None:
         raise ValidationError(f"{what.capitalize()} must be a whole number.", code="invalid")
     if value < minimum:
         if minimum == 0:
