@@ -20,6 +20,17 @@ def _orders_not_rate_limited(settings):
     settings.SEATKEEPER_ORDER_RATE = "100000/m"
 
 
+@pytest.fixture
+def rate_window_held(monkeypatch):
+    """django-ratelimit counts in fixed windows: a test whose requests straddle a
+    window's end would see its count start again. Hold its clock still."""
+    import types
+
+    import django_ratelimit.core
+
+    monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: 1e9))
+
+
 @pytest.fixture(autouse=True)
 def _tasks_run_at_once(settings):
     """Queued tasks (emails) run in the test's own process when they are queued."""

@@ -15,7 +15,7 @@ POSTS = 30
 RATE = 20
 
 
-def test_posts_beyond_the_rate_get_429_and_write_nothing(live_server, settings):
+def test_posts_beyond_the_rate_get_429_and_write_nothing(live_server, settings, rate_window_held):
     settings.SEATKEEPER_ORDER_RATE = f"{RATE}/m"
     cache.clear()
     conference = make_conference(total_capacity=1000, max_held_seats_per_buyer=0)
@@ -49,7 +49,7 @@ def test_posts_beyond_the_rate_get_429_and_write_nothing(live_server, settings):
     assert orders_after[RATE:] == [RATE] * (POSTS - RATE)
 
 
-def test_the_rate_is_per_address(rf, settings):
+def test_the_rate_is_per_address(rf, settings, rate_window_held):
     from registration.views import _too_many_orders
 
     settings.SEATKEEPER_ORDER_RATE = "1/m"

@@ -270,7 +270,7 @@ def test_the_csrf_token_of_the_ticket_pages_form_is_accepted(shop):
     assert WaitingListEntry.objects.count() == 1
 
 
-def test_joins_are_rate_limited_like_orders(client, shop, settings):
+def test_joins_are_rate_limited_like_orders(client, shop, settings, rate_window_held):
     settings.SEATKEEPER_ORDER_RATE = "1/m"
     assert client.post(join_url(shop["conference"]), join_form()).status_code == 302
     response = client.post(join_url(shop["conference"]), join_form(email="b@example.com"))
