@@ -2,10 +2,10 @@
 
 The load generator shares the machine's two cores with gunicorn and PostgreSQL,
 so every millisecond it spends on a request is taken from the server being
-measured. httpx spent about 4 ms of CPU per request here (measured by process
-in a launch rush); this client writes the request bytes and parses the status
-line, the headers and a ``Content-Length`` (or chunked) body, and spends a small
-fraction of that. It speaks only to the benchmark's own gunicorn on loopback:
+measured, and a general-purpose client such as httpx spends several times
+what the server does on a request. This client writes the request bytes and
+parses the status line, the headers and a ``Content-Length`` (or chunked) body,
+and nothing more. It speaks only to the benchmark's own gunicorn on loopback:
 plain HTTP, no redirects followed, no cookie jar (callers pass ``Cookie``).
 
 Connections are kept alive when the server allows it (gunicorn's gthread

@@ -18,7 +18,7 @@ urlpatterns = [
         views.order_action,
         name="order-action",
     ),
-    # Capacity overrides (issue 5) add their routes below.
+    # Capacity overrides.
     path("<slug:slug>/capacity/", override_views.overrides, name="overrides"),
     path(
         "<slug:slug>/capacity/table/",

@@ -35,7 +35,7 @@ class Offer:
 
     @property
     def field_name(self):
-        """The form field, as SPEC.md names it: ``ticket-<slug>`` or ``addon-<slug>``."""
+        """The form field the order form posts: ``ticket-<slug>`` or ``addon-<slug>``."""
         return f"{self.kind}-{self.item.slug}"
 
     @property
