@@ -1,20 +1,21 @@
-"""Placing, paying, cancelling, refunding and expiring orders.
+"""Placing, paying, cancelling, refunding and expiring orders; comp orders.
 
 Every function that can make seats scarcer runs its checks and its writes
 under ``capacity.locking.locked_conference``, taken before anything is read.
 Errors are ``ValidationError`` with a message meant for the person ordering;
-when one is raised nothing has been written.
+when one is raised nothing has been written. The rules an order is checked
+against are in ``registration.rules``. Extending a hold and choosing bank
+transfer (``registration.holds``), joining and leaving the waiting list
+(``registration.waiting``) are importable from here with the rest.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from capacity.availability import count_buyer_held, get_availability
+from capacity.availability import get_availability
 from capacity.locking import locked_conference
 from capacity.models import CapacityChange, SeatCounter
 from capacity.overrides import clean_reason, record_capacity_change
@@ -23,11 +24,14 @@ from capacity.waiting import offer_freed_seats, offer_lapsed_seats
 from conference.models import Conference
 
 from .emails import confirm_payment_on_commit
+from .holds import choose_bank_transfer, extend_hold
 from .models import AddOn, Order, OrderLineItem, TicketType, WaitingListEntry
-from .orders import clean_buyer, whole_quantity
+from .orders import clean_buyer
+from .rules import check_buyer_limit, check_lines, resolve_lines, retake_seats
 from .waiting import join_waiting_list, leave_waiting_list
 
-# The waiting list's services, importable from here with the rest (SPEC).
+# The services of ``registration.holds`` and ``registration.waiting`` are
+# importable from here with the rest (SPEC).
 __all__ = [
     "cancel_order",
     "choose_bank_transfer",
@@ -44,9 +48,6 @@ __all__ = [
     "release_order",
 ]
 
-# Largest primary key a BigAutoField can hold.
-MAX_ID = 2**63 - 1
-
 
 class OrderRefused(ValidationError):
     """``place_order`` said no. ``availability`` is the snapshot the refusal was
@@ -55,124 +56,6 @@ class OrderRefused(ValidationError):
     def __init__(self, message, *, availability=None):
         super().__init__(message)
         self.availability = availability
-
-
-@dataclass(frozen=True)
-class RequestedLine:
-    """One line an order asks for, resolved against the database."""
-
-    item: TicketType | AddOn | None  # None: a ticket line whose type was deleted
-    quantity: int
-    kind: str
-
-
-def _resolve(model, conference, wanted, noun, known=None):
-    """Turn ``{item or pk: quantity}`` into RequestedLines, refusing foreign or unknown items.
-
-    ``known``: the conference's ticket types or add-ons as a snapshot taken under
-    the lock lists them; items found there are not loaded again. Anything else is
-    looked up, only to say why it cannot be ordered.
-    """
-    quantities = {}
-    for key, quantity in (wanted or {}).items():
-        pk = key.pk if isinstance(key, model) else key
-        try:
-            pk = int(pk)
-        except (TypeError, ValueError):
-            raise ValidationError(f"Unknown {noun}: {key!r}.") from None
-        label = key.name if isinstance(key, model) else f"{noun} {key}"
-        quantities[pk] = quantities.get(pk, 0) + whole_quantity(quantity, label)
-    items = {state.pk: state.item for state in known or () if state.pk in quantities}
-    # Out-of-range ids cannot exist, and SQLite cannot even bind them.
-    missing = [pk for pk in quantities if pk not in items and 1 <= pk <= MAX_ID]
-    if missing:
-        items.update(model.objects.in_bulk(missing))
-    lines = []
-    for pk, quantity in quantities.items():
-        item = items.get(pk)
-        if item is None:
-            raise ValidationError(f"Unknown {noun} (id {pk}).")
-        if item.conference_id != conference.pk:
-            raise ValidationError(f"{item.name} is not sold for {conference.name}.")
-        kind = OrderLineItem.Kind.TICKET if model is TicketType else OrderLineItem.Kind.ADDON
-        lines.append(RequestedLine(item=item, quantity=quantity, kind=kind))
-    return lines
-
-
-def _check_lines(conference, lines, now, *, check_sale=True, availability=None):
-    """Every rule for one order, against a snapshot taken under the lock.
-
-    ``availability``: that snapshot, when the caller already took it (at ``now``).
-    Returns nothing; raises ValidationError listing every problem found.
-    """
-    problems = []
-    tickets = [line for line in lines if line.kind == OrderLineItem.Kind.TICKET]
-    addons = [line for line in lines if line.kind == OrderLineItem.Kind.ADDON]
-    if not tickets:
-        if addons:
-            raise ValidationError("Add-ons can only be ordered together with at least one ticket.")
-        raise ValidationError("Choose at least one ticket.")
-
-    availability = availability or get_availability(conference, now=now)
-    addon_max = settings.SEATKEEPER_ADDON_MAX_PER_ORDER
-    for line in lines:
-        item = line.item
-        if item is None:
-            continue
-        if line.quantity < 1:
-            problems.append(f"Choose at least 1 of {item.name}, or leave it out.")
-            continue
-        if line.kind == OrderLineItem.Kind.TICKET:
-            state = availability.ticket_type(item.pk)
-            most = item.max_per_order
-        else:
-            state = availability.addon(item.pk)
-            most = addon_max
-        if line.quantity > most:
-            problems.append(f"At most {most} of {item.name} per order.")
-            continue
-        if check_sale and not state.on_sale:
-            problems.append(_not_on_sale_message(item, state.sale_state))
-            continue
-        allowed, reason = state.is_purchase_permitted(line.quantity)
-        if not allowed:
-            problems.append(reason)
-    if not problems:
-        allowed, reason = availability.is_purchase_permitted(sum(line.quantity for line in tickets))
-        if not allowed:
-            problems.append(reason)
-    if problems:
-        raise ValidationError(problems)
-
-
-def _not_on_sale_message(item, sale_state):
-    if sale_state == "not_yet":
-        when = timezone.localtime(item.available_from).strftime("%d %b %Y %H:%M")
-        return f"{item.name} is not on sale yet (from {when})."
-    if sale_state == "ended":
-        return f"Sales of {item.name} have ended."
-    return f"{item.name} is not available."
-
-
-def _check_buyer_limit(conference, availability, email, seats):
-    """Refuse a hold that would give one buyer more than ``max_held_seats_per_buyer``.
-
-    ``availability``: the snapshot under the lock, counting the buyer's held
-    seats (counted here when it did not: the limit was off when the order
-    started). Says only how many seats the buyer holds, never which orders hold them.
-    """
-    limit = conference.max_held_seats_per_buyer
-    if not limit:
-        return
-    held = availability.buyer_held
-    if held is None:
-        held = count_buyer_held(conference, email, availability.computed_at)
-    if held + seats > limit:
-        raise ValidationError(
-            f"You are already holding {held} seats for {conference.name}, and one buyer "
-            f"can hold at most {limit} at once; pay for or release them first.",
-            code="buyer_limit",
-        )
 
 
 def _write_order(order, lines, *, free=False):
@@ -228,16 +111,16 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
         # add-ons in it are the rows the order is resolved against.
         now = availability.computed_at
         try:
-            lines = _resolve(
+            lines = resolve_lines(
                 TicketType, conference, tickets, "ticket type", availability.ticket_types
-            ) + _resolve(AddOn, conference, addons, "add-on", availability.addons)
-            _check_lines(conference, lines, now, availability=availability)
+            ) + resolve_lines(AddOn, conference, addons, "add-on", availability.addons)
+            check_lines(conference, lines, now, availability=availability)
             total = sum((line.item.price * line.quantity for line in lines), Decimal("0"))
             if total:
                 seats = sum(
                     line.quantity for line in lines if line.kind == OrderLineItem.Kind.TICKET
                 )
-                _check_buyer_limit(conference, availability, email, seats)
+                check_buyer_limit(conference, availability, email, seats)
         except ValidationError as error:
             raise OrderRefused(error.error_list, availability=availability) from None
 
@@ -254,29 +137,6 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
         if order.status == Order.Status.PAID:
             confirm_payment_on_commit(order)
         return order
-
-
-def _lines_of(order):
-    return [
-        RequestedLine(
-            item=line.ticket_type if line.kind == OrderLineItem.Kind.TICKET else line.addon,
-            quantity=line.quantity,
-            kind=line.kind,
-        )
-        for line in order.lines.select_related("ticket_type", "addon")
-    ]
-
-
-def _retake_seats(conference, order, now):
-    """Check that an order whose hold lapsed can have its seats again."""
-    try:
-        _check_lines(conference, _lines_of(order), now, check_sale=False)
-    except ValidationError as error:
-        raise ValidationError(
-            [f"The hold on order {order.reference} expired and its seats are no longer free."]
-            + error.messages,
-            code="hold_expired",
-        ) from None
 
 
 def mark_paid(order, *, provider="") -> Order:
@@ -299,7 +159,7 @@ def mark_paid(order, *, provider="") -> Order:
             )
         now = timezone.now()
         if not order.hold_is_live(now):
-            _retake_seats(conference, order, now)
+            retake_seats(conference, order, now)
         order.status = Order.Status.PAID
         order.paid_at = now
         if provider:
@@ -310,67 +170,6 @@ def mark_paid(order, *, provider="") -> Order:
             status__in=(WaitingListEntry.Status.OFFERED, WaitingListEntry.Status.EXPIRED),
         ).update(status=WaitingListEntry.Status.ACCEPTED, updated_at=now)
         confirm_payment_on_commit(order)
-        return order
-
-
-def extend_hold(order, *, minutes=None) -> Order:
-    """Give a pending (or expired) order more time to pay.
-
-    A live hold is lengthened; a lapsed one is re-checked like a late payment
-    and refused with ValidationError when its seats are gone.
-    """
-    with locked_conference(order.conference_id) as locked:
-        conference = locked.conference
-        order.refresh_from_db()
-        if order.status not in (Order.Status.PENDING, Order.Status.EXPIRED):
-            raise ValidationError(
-                f"Only pending orders have a hold; {order.reference} is "
-                f"{order.get_status_display().lower()}."
-            )
-        minutes = conference.hold_minutes if minutes is None else minutes
-        if (
-            isinstance(minutes, bool)
-            or not isinstance(minutes, int)
-            or not 1 <= minutes <= 60 * 24 * 30
-        ):
-            raise ValidationError("Extend a hold by 1 minute to 30 days.")
-        now = timezone.now()
-        if order.hold_is_live(now):
-            order.hold_expires_at += timedelta(minutes=minutes)
-        else:
-            _retake_seats(conference, order, now)
-            order.hold_expires_at = now + timedelta(minutes=minutes)
-        order.status = Order.Status.PENDING
-        order.save(update_fields=["status", "hold_expires_at", "updated_at"])
-        return order
-
-
-def choose_bank_transfer(order) -> Order:
-    """Record that the buyer pays ``order`` by bank transfer and hold its seats for
-    ``Conference.bank_transfer_days`` days from now.
-
-    Under the conference lock. A hold already longer is kept; a lapsed one is
-    re-checked like a late payment and refused with ValidationError when its
-    seats are gone. Only pending (or expired) orders can choose.
-    """
-    with locked_conference(order.conference_id) as locked:
-        conference = locked.conference
-        order.refresh_from_db()
-        if order.status not in (Order.Status.PENDING, Order.Status.EXPIRED):
-            raise ValidationError(
-                f"Order {order.reference} is {order.get_status_display().lower()}; "
-                "there is nothing to transfer."
-            )
-        now = timezone.now()
-        if not order.hold_is_live(now):
-            _retake_seats(conference, order, now)
-        deadline = now + timedelta(days=conference.bank_transfer_days)
-        if order.hold_is_live(now) and order.hold_expires_at > deadline:
-            deadline = order.hold_expires_at
-        order.status = Order.Status.PENDING
-        order.hold_expires_at = deadline
-        order.payment_provider = "manual"
-        order.save(update_fields=["status", "hold_expires_at", "payment_provider", "updated_at"])
         return order
 
 
@@ -467,7 +266,7 @@ def issue_comp_order(*, conference, email, name, tickets, reason, user, addons=N
     reason = clean_reason(reason)
     with locked_conference(conference) as locked:
         conference = locked.conference
-        lines = _resolve(TicketType, conference, tickets, "ticket type") + _resolve(
+        lines = resolve_lines(TicketType, conference, tickets, "ticket type") + resolve_lines(
             AddOn, conference, addons, "add-on"
         )
         if not any(line.kind == OrderLineItem.Kind.TICKET for line in lines):

@@ -1,0 +1,165 @@
+"""The rules an order is checked against, under the conference lock.
+
+What it asks for, resolved against the conference's catalogue; every rule of
+ordering (on sale, quantities, per-type, add-on and venue caps, the seats the
+waiting list waits for); the per-buyer hold limit; and the re-check of a hold
+that lapsed before it was paid or extended. Each raises ValidationError with a
+message meant for the person ordering, and writes nothing.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from capacity.availability import count_buyer_held, get_availability
+
+from .models import AddOn, OrderLineItem, TicketType
+from .orders import whole_quantity
+
+# Largest primary key a BigAutoField can hold.
+MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class RequestedLine:
+    """One line an order asks for, resolved against the database."""
+
+    item: TicketType | AddOn | None  # None: a ticket line whose type was deleted
+    quantity: int
+    kind: str
+
+
+def resolve_lines(model, conference, wanted, noun, known=None):
+    """Turn ``{item or pk: quantity}`` into RequestedLines, refusing foreign or unknown items.
+
+    ``known``: the conference's ticket types or add-ons as a snapshot taken under
+    the lock lists them; items found there are not loaded again. Anything else is
+    looked up, only to say why it cannot be ordered.
+    """
+    quantities = {}
+    for key, quantity in (wanted or {}).items():
+        pk = key.pk if isinstance(key, model) else key
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            raise ValidationError(f"Unknown {noun}: {key!r}.") from None
+        label = key.name if isinstance(key, model) else f"{noun} {key}"
+        quantities[pk] = quantities.get(pk, 0) + whole_quantity(quantity, label)
+    items = {state.pk: state.item for state in known or () if state.pk in quantities}
+    # Out-of-range ids cannot exist, and SQLite cannot even bind them.
+    missing = [pk for pk in quantities if pk not in items and 1 <= pk <= MAX_ID]
+    if missing:
+        items.update(model.objects.in_bulk(missing))
+    lines = []
+    for pk, quantity in quantities.items():
+        item = items.get(pk)
+        if item is None:
+            raise ValidationError(f"Unknown {noun} (id {pk}).")
+        if item.conference_id != conference.pk:
+            raise ValidationError(f"{item.name} is not sold for {conference.name}.")
+        kind = OrderLineItem.Kind.TICKET if model is TicketType else OrderLineItem.Kind.ADDON
+        lines.append(RequestedLine(item=item, quantity=quantity, kind=kind))
+    return lines
+
+
+def check_lines(conference, lines, now, *, check_sale=True, availability=None):
+    """Every rule for one order, against a snapshot taken under the lock.
+
+    ``availability``: that snapshot, when the caller already took it (at ``now``).
+    Returns nothing; raises ValidationError listing every problem found.
+    """
+    problems = []
+    tickets = [line for line in lines if line.kind == OrderLineItem.Kind.TICKET]
+    addons = [line for line in lines if line.kind == OrderLineItem.Kind.ADDON]
+    if not tickets:
+        if addons:
+            raise ValidationError("Add-ons can only be ordered together with at least one ticket.")
+        raise ValidationError("Choose at least one ticket.")
+
+    availability = availability or get_availability(conference, now=now)
+    addon_max = settings.SEATKEEPER_ADDON_MAX_PER_ORDER
+    for line in lines:
+        item = line.item
+        if item is None:
+            continue
+        if line.quantity < 1:
+            problems.append(f"Choose at least 1 of {item.name}, or leave it out.")
+            continue
+        if line.kind == OrderLineItem.Kind.TICKET:
+            state = availability.ticket_type(item.pk)
+            most = item.max_per_order
+        else:
+            state = availability.addon(item.pk)
+            most = addon_max
+        if line.quantity > most:
+            problems.append(f"At most {most} of {item.name} per order.")
+            continue
+        if check_sale and not state.on_sale:
+            problems.append(not_on_sale_message(item, state.sale_state))
+            continue
+        allowed, reason = state.is_purchase_permitted(line.quantity)
+        if not allowed:
+            problems.append(reason)
+    if not problems:
+        allowed, reason = availability.is_purchase_permitted(sum(line.quantity for line in tickets))
+        if not allowed:
+            problems.append(reason)
+    if problems:
+        raise ValidationError(problems)
+
+
+def not_on_sale_message(item, sale_state):
+    if sale_state == "not_yet":
+        when = timezone.localtime(item.available_from).strftime("%d %b %Y %H:%M")
+        return f"{item.name} is not on sale yet (from {when})."
+    if sale_state == "ended":
+        return f"Sales of {item.name} have ended."
+    return f"{item.name} is not available."
+
+
+def check_buyer_limit(conference, availability, email, seats):
+    """Refuse a hold that would give one buyer more than ``max_held_seats_per_buyer``.
+
+    ``availability``: the snapshot under the lock, counting the buyer's held
+    seats (counted here when it did not: the limit was off when the order
+    started). Says only how many seats the buyer holds, never which orders hold them.
+    """
+    limit = conference.max_held_seats_per_buyer
+    if not limit:
+        return
+    held = availability.buyer_held
+    if held is None:
+        held = count_buyer_held(conference, email, availability.computed_at)
+    if held + seats > limit:
+        raise ValidationError(
+            f"You are already holding {held} seats for {conference.name}, and one buyer "
+            f"can hold at most {limit} at once; pay for or release them first.",
+            code="buyer_limit",
+        )
+
+
+def lines_of(order):
+    """An order's lines as RequestedLines, to check them again."""
+    return [
+        RequestedLine(
+            item=line.ticket_type if line.kind == OrderLineItem.Kind.TICKET else line.addon,
+            quantity=line.quantity,
+            kind=line.kind,
+        )
+        for line in order.lines.select_related("ticket_type", "addon")
+    ]
+
+
+def retake_seats(conference, order, now):
+    """Check that an order whose hold lapsed can have its seats again: every rule
+    but the sale window, against the seats free now (call under the lock)."""
+    try:
+        check_lines(conference, lines_of(order), now, check_sale=False)
+    except ValidationError as error:
+        raise ValidationError(
+            [f"The hold on order {order.reference} expired and its seats are no longer free."]
+            + error.messages,
+            code="hold_expired",
+        ) from None
