@@ -14,6 +14,11 @@ gunicorn on 127.0.0.1:8202, logs in as an organizer and polls with httpx:
 * unchanged: every poll sends the ETag of the last answer and gets 304 before
              anything is rendered.
 
+Before gunicorn starts, it measures in-process (Django's test client) the CPU of
+a poll right after one new order (the ETag of the poll before it sent back: only
+the widgets that moved are drawn), of an unchanged poll and of one drawing every
+widget (``--rounds``).
+
 It prints latency (median, p99) and polls per second for each case, then stops
 gunicorn and drops the database. Everything is bounded (fixed durations, a
 startup deadline) and stays on the loopback interface.
@@ -283,6 +288,90 @@ def run_case(cookies, *, conditional, clients, seconds):
     return latencies, statuses, elapsed
 
 
+def process_cpu(pid) -> float:
+    """CPU seconds (user + system) a process has spent so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def in_process(rounds):
+    """CPU per poll in this process (Django's test client, no HTTP server): the
+    dashboard's own thread (``time.thread_time``) and its PostgreSQL backend.
+
+    Three cases, ``rounds`` times each: a poll right after one new order (placed
+    from another thread, on its own connection, so its cost is not counted) sending
+    the ETag of the poll before; the same poll again (nothing moved: 304); a poll
+    without an ETag (every widget drawn).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+
+    from conference.models import Conference
+    from registration import services
+
+    conference = Conference.objects.get(slug=SLUG)
+    ticket_type = conference.ticket_types.first()
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=USERNAME))
+    url = f"/dashboard/{SLUG}/poll/?chart=hour"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+
+    def poll(etag):
+        headers = {"HX-Request": "true", **({"If-None-Match": etag} if etag else {})}
+        app, db = time.thread_time(), process_cpu(backend)
+        response = client.get(url, headers=headers)
+        spent = (time.thread_time() - app, process_cpu(backend) - db)
+        return response, spent
+
+    def place(n):
+        services.place_order(
+            conference=conference,
+            email=f"poll-bench-{n}@example.com",
+            name="Poll Bench",
+            tickets={ticket_type: 1},
+        )
+
+    costs = {"after one new order": [], "unchanged (304)": [], "everything": []}
+    statuses = {name: {} for name in costs}
+    etag = poll(None)[0]["ETag"]
+    for _ in range(3):  # warm up: templates, plans
+        poll(None)
+    with ThreadPoolExecutor(1) as other_thread:
+        for n in range(rounds):
+            other_thread.submit(place, n).result()
+            for name, sent in (
+                ("after one new order", etag),
+                ("unchanged (304)", None),
+                ("everything", ""),
+            ):
+                response, spent = poll(etag if sent is None else sent)
+                if name == "after one new order":
+                    etag = response["ETag"]
+                costs[name].append(spent)
+                code = response.status_code
+                statuses[name][code] = statuses[name].get(code, 0) + 1
+    print(f"In-process CPU per poll, {rounds} polls per case (ms; PostgreSQL: the backend's")
+    print("CPU over all polls of the case, divided by their number; it counts 10 ms ticks)\n")
+    header = f"{'case':<22} {'Django median':>13} {'Django p90':>10} {'PostgreSQL':>10}  statuses"
+    print(header)
+    print("-" * len(header))
+    for name, spent in costs.items():
+        django_ms = sorted(1000 * app for app, _ in spent)
+        postgres_ms = 1000 * sum(db for _, db in spent) / len(spent)
+        codes = ", ".join(f"{code}×{count}" for code, count in sorted(statuses[name].items()))
+        print(
+            f"{name:<22} {statistics.median(django_ms):>13.2f} "
+            f"{django_ms[int(0.9 * (len(django_ms) - 1))]:>10.2f} {postgres_ms:>10.2f}  {codes}"
+        )
+    print()
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -295,6 +384,9 @@ def main():
     parser.add_argument("--seconds", type=float, default=10.0, help="per case")
     parser.add_argument("--clients", type=int, default=4, help="concurrent pollers")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--rounds", type=int, default=50, help="in-process polls per case (0: skip)"
+    )
     args = parser.parse_args()
 
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -309,6 +401,8 @@ def main():
             f"Loaded {orders:,} orders ({lines:,} lines), {args.ticket_types} ticket types "
             f"in {load_seconds:.1f}s"
         )
+        if args.rounds:
+            in_process(args.rounds)
         server = start_gunicorn(bench_url, args.workers)
         cookies = logged_in_cookies()
         # Warm up: connections, template loading, PostgreSQL caches.

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import wraps
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -24,7 +23,7 @@ from django.http import Http404, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
-from django.utils.http import parse_etags, quote_etag
+from django.utils.http import parse_etags
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 from django_tables2 import RequestConfig
@@ -37,15 +36,14 @@ from registration.permissions import can_manage_orders
 
 from .dashboard import (
     CHART_GRANULARITIES,
-    build_dashboard,
     conference_tz,
-    dashboard_version,
     orders_for_table,
     waiting_entries_for_table,
 )
 from .models import can_override
 from .tables import OrderFilterForm, OrderTable, WaitingListFilterForm, WaitingListTable
 from .waiting import places_in_line
+from .widgets import WIDGETS, LiveDashboard, widget_versions
 
 
 def _with_viewer_is_organizer(user):
@@ -100,24 +98,18 @@ def _granularity(request):
     return chart if chart in CHART_GRANULARITIES else "hour"
 
 
-def _dashboard_etag(request, conference, granularity):
-    """The ETag of a poll answer: the data's version, the viewer and the chart period.
-
-    A change of the viewer's permissions is not part of it (that would cost
-    queries on every poll); the version's minute component brings it in within
-    a minute.
-    """
-    version = dashboard_version(conference)
-    return quote_etag(f"{version}-{request.user.pk}-{granularity}")
-
-
-def _dashboard_context(request, conference, granularity, *, oob):
+def _dashboard_context(request, conference, granularity, versions, *, moved, oob):
+    user = request.user
     return {
         "conference": conference,
-        "dash": build_dashboard(conference, granularity=granularity),
+        "dash": LiveDashboard(conference, granularity=granularity),
         "chart_granularity": granularity,
-        "can_override": can_override(request.user),
+        # A poll asks only when a widget it draws needs it.
+        "can_override": (lambda: can_override(user)) if oob else can_override(user),
         "oob": oob,
+        "moved": moved,
+        "etag": versions.etag(user.pk, granularity),
+        "poll_seconds": versions.poll_seconds,
     }
 
 
@@ -132,24 +124,32 @@ def _no_store(response):
 @organizer_required
 def dashboard(request, conference):
     granularity = _granularity(request)
-    etag = _dashboard_etag(request, conference, granularity)
-    context = _dashboard_context(request, conference, granularity, oob=False)
-    context["etag"] = etag
-    context["poll_seconds"] = settings.SEATKEEPER_DASHBOARD_POLL_SECONDS
+    versions = widget_versions(conference)
+    context = _dashboard_context(
+        request, conference, granularity, versions, moved=set(WIDGETS), oob=False
+    )
     return _no_store(render(request, "capacity/dashboard.html", context))
 
 
 @require_GET
 @organizer_required
 def dashboard_poll(request, conference):
-    """Every widget as an out-of-band swap, or 304 before any rendering when nothing changed."""
+    """Out-of-band swaps of the widgets whose version moved since the client's ETag
+    (every widget without one), or 304 before any rendering when none moved.
+
+    The ETag names the version of each widget (``capacity.widgets``); the poll
+    element is one of them, drawn again with its next delay when that changes.
+    """
     granularity = _granularity(request)
-    etag = _dashboard_etag(request, conference, granularity)
-    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+    versions = widget_versions(conference)
+    etag = versions.etag(request.user.pk, granularity)
+    if_none_match = request.headers.get("If-None-Match", "")
+    if etag in parse_etags(if_none_match):
         response = HttpResponseNotModified()
         response["ETag"] = etag
         return _no_store(response)
-    context = _dashboard_context(request, conference, granularity, oob=True)
+    moved = versions.moved(if_none_match, request.user.pk, granularity)
+    context = _dashboard_context(request, conference, granularity, versions, moved=moved, oob=True)
     response = render(request, "capacity/dashboard.html#poll", context)
     response["ETag"] = etag
     return _no_store(response)

@@ -117,3 +117,24 @@ def test_orders_table_queries_do_not_grow_with_orders(organizer_client, small_an
         assert response.status_code == 200
         counts.append(queries)
     assert counts[0] == counts[1]
+
+
+def test_poll_after_one_new_order_costs_the_same_for_3_or_30_ticket_types(
+    organizer_client, small_and_large
+):
+    counts = []
+    for conference in small_and_large:
+        url = reverse("capacity:dashboard-poll", kwargs={"slug": conference.slug})
+        first = organizer_client.get(url, headers={"HX-Request": "true"})
+        make_order(
+            conference,
+            Order.Status.PENDING,
+            tickets=[(conference.ticket_types.first(), 1)],
+        )
+        response, queries = queries_for(
+            organizer_client, url, HX_Request="true", If_None_Match=first["ETag"]
+        )
+        assert response.status_code == 200
+        assert b'id="latest-orders"' in response.content
+        counts.append(queries)
+    assert counts[0] == counts[1]

@@ -8,7 +8,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from registration import services
-from registration.models import Order
+from registration.models import Order, TicketType
 from tests.factories import grant, make_conference, make_order, make_ticket_type, make_user
 
 pytestmark = pytest.mark.e2e
@@ -140,3 +140,56 @@ def test_mark_paid_from_the_order_page_with_confirmation(live_server, page, sale
     expect(page.locator("#order-status")).to_contain_text("Paid")
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
+
+
+def test_a_poll_swaps_only_the_widgets_that_changed(live_server, page, fast_polls, sale):
+    conference, regular = sale
+    log_in(page, live_server, f"/dashboard/{conference.slug}/")
+    row_name = page.locator("#ticket-type-regular th")
+    expect(row_name).to_contain_text("Regular")
+    widgets = ["venue-gauge", "sales-chart", "overrides-panel", "item-rows"]
+    for widget in widgets:
+        page.evaluate(f"document.getElementById('{widget}').dataset.testMarker = 'kept'")
+
+    TicketType.objects.filter(pk=regular.pk).update(name="Ordinary")
+
+    expect(row_name).to_contain_text("Ordinary", timeout=4000)
+    kept = {
+        widget: page.evaluate(f"document.getElementById('{widget}').dataset.testMarker || ''")
+        for widget in widgets
+    }
+    assert kept == {
+        "venue-gauge": "kept",
+        "sales-chart": "kept",
+        "overrides-panel": "kept",
+        "item-rows": "",
+    }
+
+
+def test_the_poll_speeds_up_while_seats_move_and_backs_off_when_quiet(
+    live_server, page, fast_polls, sale
+):
+    conference, regular = sale
+    fast_polls.SEATKEEPER_QUIET_AFTER_SECONDS = 5
+    fast_polls.SEATKEEPER_QUIET_POLL_SECONDS = 3
+    polls = []
+    page.on("request", lambda request: "/poll/" in request.url and polls.append(request.url))
+    log_in(page, live_server, f"/dashboard/{conference.slug}/")
+    poller = page.locator("#dashboard-poller")
+    expect(poller).to_have_attribute("data-poll-seconds", "1")
+
+    # Nothing moves for longer than the quiet period: the server slows the poller down.
+    expect(poller).to_have_attribute("data-poll-seconds", "3", timeout=9000)
+    polls.clear()
+    page.wait_for_timeout(2500)
+    assert len(polls) <= 1
+
+    services.place_order(
+        conference=conference, email="ada@example.com", name="Ada", tickets={regular: 1}
+    )
+
+    expect(poller).to_have_attribute("data-poll-seconds", "1", timeout=5000)
+    expect(page.locator("#venue-held")).to_have_text("1")
+    polls.clear()
+    page.wait_for_timeout(2500)
+    assert len(polls) >= 2

@@ -1,0 +1,125 @@
+"""Per-widget versions: each change moves the widgets that show it, and only those."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from capacity.models import BlockedSeats
+from capacity.overrides import release_blocked_seats
+from capacity.widgets import WIDGETS, widget_versions
+from registration.models import Order, TicketType
+from tests.factories import make_addon, make_conference, make_order, make_ticket_type, make_user
+
+pytestmark = pytest.mark.django_db
+
+SEAT_WIDGETS = {"venue-gauge", "ticket-rows", "sales-stats", "projection", "sales-chart"}
+
+
+@pytest.fixture
+def sale():
+    conference = make_conference(total_capacity=100)
+    regular = make_ticket_type(conference, name="Regular", total_quantity=50)
+    make_ticket_type(conference, name="Student", total_quantity=20)
+    make_addon(conference, name="Dinner", total_quantity=30)
+    order = make_order(conference, Order.Status.PAID, tickets=[(regular, 2)])
+    # A hold lapsing before any new one: the next lapse stays the same.
+    make_order(conference, Order.Status.PENDING, hold_minutes=1, tickets=[(regular, 1)])
+    organizer = make_user()
+    block = BlockedSeats.objects.create(
+        conference=conference, ticket_type=regular, label="speakers", quantity=3
+    )
+    return conference, regular, order, block, organizer
+
+
+def moved_by(conference, change):
+    now = timezone.now()
+    before = widget_versions(conference, now=now).versions
+    change()
+    conference.refresh_from_db()
+    after = widget_versions(conference, now=now).versions
+    return {widget for widget in WIDGETS if before[widget] != after[widget]}
+
+
+def test_renaming_a_ticket_type_moves_its_rows_only(sale):
+    conference, regular, *_ = sale
+
+    def rename():
+        # Same length: a version made of name lengths would miss it.
+        TicketType.objects.filter(pk=regular.pk).update(name="Ordinar")
+
+    assert moved_by(conference, rename) == {"ticket-rows"}
+
+
+def test_deleting_a_paid_order_moves_what_shows_seats_and_orders(sale):
+    conference, _, order, *_ = sale
+    moved = moved_by(conference, order.delete)
+    assert moved >= SEAT_WIDGETS | {"latest-orders"}
+    assert not moved & {"addon-rows", "overrides-panel", "poller"}
+
+
+def test_releasing_a_block_moves_the_gauge_and_rows_not_the_sales(sale):
+    conference, _, _, block, organizer = sale
+
+    def release():
+        release_blocked_seats(block=block, reason="speaker cancelled", user=organizer)
+
+    moved = moved_by(conference, release)
+    assert {"venue-gauge", "ticket-rows", "projection"} <= moved
+    assert not moved & {"sales-stats", "sales-chart", "latest-orders", "addon-rows"}
+
+
+def test_a_new_order_leaves_the_add_ons_alone(sale):
+    conference, regular, *_ = sale
+    moved = moved_by(
+        conference, lambda: make_order(conference, Order.Status.PENDING, tickets=[(regular, 1)])
+    )
+    assert moved >= SEAT_WIDGETS | {"latest-orders"}
+    assert "addon-rows" not in moved
+
+
+def test_an_add_on_sold_moves_the_add_on_rows(sale):
+    conference, regular, *_ = sale
+    dinner = conference.addons.get()
+    moved = moved_by(
+        conference,
+        lambda: make_order(
+            conference, Order.Status.PAID, tickets=[(regular, 1)], addons=[(dinner, 1)]
+        ),
+    )
+    assert "addon-rows" in moved
+
+
+def test_versions_are_one_statement_whatever_the_ticket_types(sale):
+    conference, *_ = sale
+    counts = []
+    for extra in (0, 27):
+        for _ in range(extra):
+            make_ticket_type(conference)
+        with CaptureQueriesContext(connection) as captured:
+            widget_versions(conference)
+        counts.append(len(captured))
+    assert counts == [1, 1]
+
+
+def test_a_poll_draws_only_the_widgets_that_moved(client, sale):
+    conference, regular, _, _, organizer = sale
+    conference.organizers.add(organizer)
+    client.force_login(organizer)
+    url = reverse("capacity:dashboard-poll", kwargs={"slug": conference.slug})
+    first = client.get(url, headers={"HX-Request": "true"})
+    TicketType.objects.filter(pk=regular.pk).update(name="Ordinar")
+
+    response = client.get(url, headers={"HX-Request": "true", "If-None-Match": first["ETag"]})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    swapped = set(re.findall(r'id="([a-z-]+)"[^>]*hx-swap-oob="true"', html))
+    assert swapped == {"dashboard-updated", "item-rows"}
+    assert "Ordinar" in html
+    assert response["ETag"] != first["ETag"]
+    again = client.get(url, headers={"HX-Request": "true", "If-None-Match": response["ETag"]})
+    assert again.status_code == 304
