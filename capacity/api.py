@@ -1,109 +1,68 @@
 """The public availability API, and the short cache public availability answers share.
 
-A crowd of attendees polling a ticket page must not reach the database on
-every request, so public answers (this API, the ticket page's live banners, the
-embeddable banner) are cached per conference for
-``SEATKEEPER_AVAILABILITY_CACHE_SECONDS``. Any write to the rows a snapshot is
-made of starts a new cache generation, so an answer is never older than the
-cache time and is fresh right after a change made by any process sharing the
-cache (see ``connect_cache_invalidation``).
+A crowd of attendees polling a ticket page must not rebuild its answer on every
+request, so public answers (this API, the ticket page's live banners, the
+embeddable banner, the order form's catalogue) are cached for
+``SEATKEEPER_AVAILABILITY_CACHE_SECONDS`` under the conference's live version
+(``capacity.counters.version.live_version``). Every request reads the
+conference by its slug with that version in one statement
+(``public_conference``): database triggers move the version with every write
+to what a public page shows, whoever writes it (services, the admin,
+``QuerySet.update``, raw SQL, another process), so an edit is seen at once by
+the next request on every app server, and a renamed or deleted conference is
+never answered from the cache.
 """
 
-import functools
 import logging
-import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models.signals import post_delete, post_save
 from django.http import JsonResponse
-from django.utils.cache import patch_cache_control
+from django.utils.cache import get_conditional_response, patch_cache_control, quote_etag
 from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
 from conference.models import Conference
-from registration.models import AddOn, Order, OrderLineItem, TicketType, WaitingListEntry
 
-from .availability import conference_by_slug, get_availability
-from .models import BlockedSeats, CapacityChange
-
-GENERATION_KEY = "seatkeeper:availability:generation"
-# What reading an order form needs (the conference, its ticket types and
-# add-ons) changes far less often than seats do: it has a generation of its own,
-# which orders leave alone.
-CATALOGUE_GENERATION_KEY = "seatkeeper:catalogue:generation"
-
+from .availability import get_availability
+from .counters.version import live_version, with_live_version
 
 # What the shared cache (Redis) raises when it cannot be reached. A cache that is
-# down makes answers slower, never wrong and never an error: reads fall back to
-# the database, and a generation that could not be started ends with the cache
-# time anyway.
+# down makes answers slower, never wrong and never an error: they are computed
+# from the database.
 CACHE_ERRORS = (RedisError, OSError)
 logger = logging.getLogger(__name__)
 
 
-def _new_generation(key=GENERATION_KEY):
-    try:
-        cache.set(key, uuid.uuid4().hex, None)
-    except CACHE_ERRORS as error:
-        logger.warning("Cache unreachable, generation %s not renewed: %s", key, error)
+@dataclass(frozen=True)
+class PublicConference:
+    """A conference as its public pages read it: the row, fresh, and its live version."""
+
+    conference: Conference
+    version: str
 
 
-def _forget(*keys):
-    """Start new generations of ``keys`` now and again once the current transaction
-    commits. The second time closes the window in which a request could cache
-    what the database held before the commit."""
-    for key in keys:
-        _new_generation(key)
-        transaction.on_commit(functools.partial(_new_generation, key), robust=True)
-
-
-def forget_cached_availability(**kwargs):
-    """Forget the cached public answers (seats changed)."""
-    _forget(GENERATION_KEY)
-
-
-def forget_cached_catalogue(**kwargs):
-    """Forget the cached order forms as well as the public answers (the conference,
-    a ticket type, an add-on or a capacity changed)."""
-    _forget(GENERATION_KEY, CATALOGUE_GENERATION_KEY)
-
-
-def connect_cache_invalidation():
-    """Forget cached answers whenever a row a snapshot is made of is saved or deleted.
-
-    Called once from ``CapacityConfig.ready``, so every process (web, admin,
-    management commands) invalidates the shared cache, not only those that have
-    loaded the URLconf. Overrides write with ``QuerySet.update()``, which sends
-    no signal; the CapacityChange every override writes stands in for them.
-    """
-    catalogue = (Conference, TicketType, AddOn, CapacityChange)
-    for model in (*catalogue, Order, OrderLineItem, BlockedSeats, WaitingListEntry):
-        forget = forget_cached_catalogue if model in catalogue else forget_cached_availability
-        uid = f"seatkeeper-availability-{model._meta.label_lower}"
-        post_save.connect(forget, sender=model, dispatch_uid=uid)
-        post_delete.connect(forget, sender=model, dispatch_uid=uid)
+def public_conference(slug) -> PublicConference | None:
+    """The conference a public page names, with its live version, in one statement;
+    None for an unknown slug."""
+    conference = with_live_version(Conference.objects.filter(slug=slug)).first()
+    return None if conference is None else PublicConference(conference, live_version(conference))
 
 
 def cache_seconds() -> int:
     return max(0, int(settings.SEATKEEPER_AVAILABILITY_CACHE_SECONDS))
 
 
-def cached_for_conference(name, slug, compute, *, generation_key=GENERATION_KEY):
-    """``compute()`` for one conference, cached for the availability cache time.
-
-    ``compute`` may return None (unknown conference); that is cached too, so a
-    flood of requests for a wrong slug does not reach the database either.
-    ``generation_key``: the generation that a change ends (CATALOGUE_GENERATION_KEY
-    for what only the conference, its ticket types and add-ons are made of).
-    """
+def cached_for_conference(name, public: PublicConference, compute):
+    """``compute()`` for one conference at its live version, cached for the
+    availability cache time (not at all when that is 0, nor while the cache is
+    unreachable)."""
     seconds = cache_seconds()
     if not seconds:
         return compute()
+    key = f"seatkeeper:public:{public.conference.pk}:{public.version}:{name}"
     try:
-        generation = cache.get(generation_key, "0")
-        key = f"seatkeeper:availability:{generation}:{name}:{slug}"
         hit = cache.get(key)
     except CACHE_ERRORS as error:
         logger.warning("Cache unreachable, %s answered from the database: %s", name, error)
@@ -116,6 +75,13 @@ def cached_for_conference(name, slug, compute, *, generation_key=GENERATION_KEY)
     except CACHE_ERRORS as error:
         logger.warning("Cache unreachable, %s not kept: %s", name, error)
     return value
+
+
+def unchanged_since(request, etag):
+    """A 304 when the request already holds ``etag`` (``If-None-Match``), else None."""
+    etag = quote_etag(etag)
+    response = get_conditional_response(request, etag=etag)
+    return None if response is None else public_cache_control(response)
 
 
 def public_cache_control(response):
@@ -138,14 +104,13 @@ def availability_payload(conference) -> dict:
 @require_safe
 def conference_availability(request, slug):
     """``GET /api/conferences/<slug>/availability``: the availability snapshot as JSON."""
-
-    def compute():
-        conference = conference_by_slug(slug)
-        return None if conference is None else availability_payload(conference)
-
-    payload = cached_for_conference("api", slug, compute)
-    if payload is None:
+    public = public_conference(slug)
+    if public is None:
         response = JsonResponse({"error": f"No conference called {slug!r}."}, status=404)
-    else:
-        response = JsonResponse(payload)
+        return public_cache_control(response)
+    if unchanged := unchanged_since(request, public.version):
+        return unchanged
+    payload = cached_for_conference("api", public, lambda: availability_payload(public.conference))
+    response = JsonResponse(payload)
+    response["ETag"] = quote_etag(public.version)
     return public_cache_control(response)

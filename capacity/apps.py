@@ -9,14 +9,12 @@ class CapacityConfig(AppConfig):
     def ready(self):
         from config.health import connect_connection_checks
 
-        from .api import connect_cache_invalidation
         from .counters.install import after_migrate, before_migrate
 
         # SQLite's seat counter triggers stay out of the way of migrations.
         pre_migrate.connect(before_migrate, sender=self)
         post_migrate.connect(after_migrate, sender=self)
 
-        connect_cache_invalidation()
         # Every process that serves requests runs this app: its connections are
         # checked before each request (see config.health).
         connect_connection_checks()

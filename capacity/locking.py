@@ -12,8 +12,6 @@ such a change needs, so no caller has to remember one:
 - the availability snapshot under the lock, in the same round trip, when asked;
 - the commit setting: a change that only places holds may commit without
   waiting for the disk (``SEATKEEPER_ASYNC_HOLD_COMMIT``);
-- the cached public availability, forgotten when the change wrote (now, and
-  again at commit), whether it wrote through the ORM or with raw statements;
 - in tests, a pause before the first write (``SEATKEEPER_PAUSE_AFTER_CHECK``),
   which widens the window between the checks and the write, so a race harness
   with the lock switched off oversells and proves it really races.
@@ -32,7 +30,6 @@ from django.utils import timezone
 
 from conference.models import Conference
 
-from .api import forget_cached_availability
 from .availability import (
     Availability,
     _availability,
@@ -160,7 +157,7 @@ class LockedConference:
 
 
 # How deep this thread is in ``locked_conference`` blocks: the outermost one
-# watches the writes and forgets the cached availability once for all of them.
+# watches the writes for all of them.
 _depth = threading.local()
 
 
@@ -183,9 +180,9 @@ def locked_conference(conference, *, with_availability=False, buyer=None, holds_
     lock statement itself, no extra round trip. A change that turns out to be
     a sale calls ``commit_durably()`` before it writes.
 
-    When the block wrote anything and ends without an error, the cached public
-    availability is forgotten, now and again at commit. In tests the first
-    write waits ``SEATKEEPER_PAUSE_AFTER_CHECK`` seconds first.
+    In tests the first write waits ``SEATKEEPER_PAUSE_AFTER_CHECK`` seconds first.
+    (Cached public answers need no step here: the triggers move the
+    conference's version in this transaction, see ``capacity.api``.)
     """
     depth = getattr(_depth, "value", 0)
     locking = settings.SEATKEEPER_SEAT_LOCK
@@ -199,7 +196,7 @@ def locked_conference(conference, *, with_availability=False, buyer=None, holds_
     _depth.value = depth + 1
     try:
         watching = pausing_before_first_write() if depth == 0 else nullcontext()
-        with watching as watcher, transaction.atomic() if locking else nullcontext():
+        with watching, transaction.atomic() if locking else nullcontext():
             if locking:
                 yield _lock(conference, with_availability, buyer, asynchronous_commit)
             else:
@@ -208,8 +205,6 @@ def locked_conference(conference, *, with_availability=False, buyer=None, holds_
                     get_availability(unlocked, buyer=buyer) if with_availability else None
                 )
                 yield LockedConference(unlocked, availability)
-            if watcher is not None and watcher.wrote:
-                forget_cached_availability()
     finally:
         _depth.value = depth
 

@@ -45,6 +45,7 @@ class TicketType(models.Model):
     available_until = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["conference", "position", "price", "name"]
@@ -88,6 +89,7 @@ class AddOn(models.Model):
     )
     is_active = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "add-on"

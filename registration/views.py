@@ -6,7 +6,6 @@ Views stay thin: seats are read from the availability snapshot
 ``registration.services`` (through ``registration.payments`` for paying).
 """
 
-import hashlib
 import math
 import re
 import secrets
@@ -19,6 +18,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.cache import quote_etag
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
@@ -28,15 +28,16 @@ from django_ratelimit.core import is_ratelimited
 
 from capacity.api import (
     CACHE_ERRORS,
-    CATALOGUE_GENERATION_KEY,
     cached_for_conference,
     public_cache_control,
+    public_conference,
+    unchanged_since,
 )
-from capacity.services import conference_by_slug, get_availability
+from capacity.services import get_availability
 from conference.models import Conference
 
 from . import payments, services
-from .forms import OrderForm, form_offers, offers_for
+from .forms import Offer, OrderForm, form_offers, offers_for
 from .models import Order, WaitingListEntry
 
 TICKET_PAGE = "registration/conference.html"
@@ -68,47 +69,43 @@ def _live_context(conference, availability, offers):
     }
 
 
-def _render_live_state(conference, availability, offers):
-    """The banner, badges and inputs as out-of-band swaps, and a version naming them."""
-    html = render_to_string(
-        f"{TICKET_PAGE}#live-state", _live_context(conference, availability, offers)
-    )
-    return hashlib.sha256(html.encode()).hexdigest()[:16], html
+def _live_version(public, poll_seconds) -> str:
+    """The version a ticket page's poll names: the conference's live version and
+    the poll's next delay (so a poller told to slow down or speed up hears it)."""
+    return f"{public.version}{poll_seconds:02x}"
 
 
-def _render_ticket_page(request, conference, availability, offers, form, status=200):
-    # A refused order names no version: its page's first poll brings whatever
-    # the live state is by then. Rendering the live pieces only to hash them was
-    # a sixth of a refusal's cost, and refusals are most of a sold-out rush.
-    live_version = "" if status != 200 else _render_live_state(conference, availability, offers)[0]
+def _render_ticket_page(request, public, availability, offers, form, status=200):
+    # The page is drawn from seats read after its version: a change in between
+    # moves the version, and the first poll brings it.
+    poll_seconds = _poll_seconds()
+    conference = public.conference
     context = {
         **_live_context(conference, availability, offers),
         "form": form,
         "slug": conference.slug,
-        "live_version": live_version,
-        "poll_seconds": _poll_seconds(),
+        "live_version": _live_version(public, poll_seconds),
+        "poll_seconds": poll_seconds,
         "currency": payments.currency_symbol(),
     }
     return render(request, TICKET_PAGE, context, status=status)
 
 
-def _conference_and_offers(slug):
-    """(conference, offers without availability) for a ticket page and the order
-    form it posts; None for an unknown slug.
+def _form_offers(public, offers=None):
+    """The offers without availability that the order form is read with, cached
+    at the conference's live version; taken from ``offers`` (the ticket page's,
+    so the form it shows is read without a query) when given, else read.
 
-    Cached like the public answers, but in the catalogue's generation, which
-    orders leave alone: in a rush, every order form is read without a query.
     Nothing here decides a sale: ``place_order`` reads the conference, its ticket
     types and add-ons afresh under the lock.
     """
 
     def compute():
-        conference = conference_by_slug(slug)
-        return None if conference is None else (conference, form_offers(conference))
+        if offers is None:
+            return form_offers(public.conference)
+        return [Offer(item=offer.item, state=None) for offer in offers]
 
-    return cached_for_conference(
-        "order-form", slug, compute, generation_key=CATALOGUE_GENERATION_KEY
-    )
+    return cached_for_conference("order-form", public, compute)
 
 
 def _order_rate(group, request):
@@ -148,19 +145,20 @@ def conference_page(request, slug):
     """The ticket page; its order form posts back here and places the order."""
     if request.method == "POST" and (refused := _too_many_orders(request)):
         return refused
-    found = _conference_and_offers(slug)
-    if found is None:
+    public = public_conference(slug)
+    if public is None:
         raise Http404("No such conference.")
-    conference, posted_offers = found
+    conference = public.conference
     if request.method != "POST":
         availability = get_availability(conference)
         offers = offers_for(availability)
+        _form_offers(public, offers)
         form = OrderForm(offers=offers, conference=conference)
-        return _render_ticket_page(request, conference, availability, offers, form)
+        return _render_ticket_page(request, public, availability, offers, form)
 
     # Reading the form needs only what is sold, not how many are left: seats are
     # counted once, by place_order under the lock.
-    form = OrderForm(request.POST, offers=posted_offers, conference=conference)
+    form = OrderForm(request.POST, offers=_form_offers(public), conference=conference)
     availability = None
     if form.is_valid():
         try:
@@ -182,20 +180,23 @@ def conference_page(request, slug):
     availability = availability or get_availability(conference)
     offers = offers_for(availability)
     form.offers = offers
-    return _render_ticket_page(request, conference, availability, offers, form, status=400)
+    return _render_ticket_page(request, public, availability, offers, form, status=400)
 
 
-def _live_state(slug):
-    """(version, html) of the ticket page's live pieces, cached; None for an unknown slug."""
+def _live_state(public):
+    """(html, next delay) of the ticket page's live pieces: the banner, badges and
+    inputs as out-of-band swaps; cached at the conference's live version."""
 
     def compute():
-        conference = conference_by_slug(slug)
-        if conference is None:
-            return None
+        conference = public.conference
         availability = get_availability(conference)
-        return _render_live_state(conference, availability, offers_for(availability))
+        html = render_to_string(
+            f"{TICKET_PAGE}#live-state",
+            _live_context(conference, availability, offers_for(availability)),
+        )
+        return html, _poll_seconds()
 
-    return cached_for_conference("ticket-page", slug, compute)
+    return cached_for_conference("ticket-page", public, compute)
 
 
 @require_safe
@@ -203,15 +204,16 @@ def live_availability(request, slug):
     """What the ticket page polls: out-of-band swaps of the banner, the badges and
     the inputs (inputs still open keep what was typed in them), or, to htmx, a 204
     when nothing changed since ``?version=``."""
-    state = _live_state(slug)
-    if state is None:
+    public = public_conference(slug)
+    if public is None:
         raise Http404("No such conference.")
-    version, html = state
+    html, poll_seconds = _live_state(public)
+    version = _live_version(public, poll_seconds)
     if request.htmx and request.GET.get("version") == version:
         return public_cache_control(HttpResponse(status=204))
     poller = render_to_string(
         f"{TICKET_PAGE}#poller",
-        {"slug": slug, "live_version": version, "poll_seconds": _poll_seconds()},
+        {"slug": slug, "live_version": version, "poll_seconds": poll_seconds},
     )
     return public_cache_control(HttpResponse(poller + html))
 
@@ -224,30 +226,31 @@ def embed_banner(request, slug):
     """The venue banner alone, for a conference's own website (in an iframe, or
     fetched): any site may frame it."""
 
-    def compute():
-        conference = conference_by_slug(slug)
-        if conference is None:
-            return None
-        banner = render_to_string(
-            f"{EMBED_BANNER}#banner",
-            {
-                "conference": conference,
-                "availability": get_availability(conference),
-                "poll_seconds": _poll_seconds(),
-            },
-        )
-        return conference.name, banner
-
-    state = cached_for_conference("embed-banner", slug, compute)
-    if state is None:
+    public = public_conference(slug)
+    if public is None:
         raise Http404("No such conference.")
-    name, banner = state
+    conference = public.conference
+
+    def compute():
+        poll_seconds = _poll_seconds()
+        context = {
+            "conference": conference,
+            "availability": get_availability(conference),
+            "poll_seconds": poll_seconds,
+        }
+        return render_to_string(f"{EMBED_BANNER}#banner", context), poll_seconds
+
+    banner, poll_seconds = cached_for_conference("embed-banner", public, compute)
+    # The banner alone (htmx's poll) and the page (a frame) are two answers.
+    etag = f"{_live_version(public, poll_seconds)}-{'banner' if request.htmx else 'page'}"
+    if unchanged := unchanged_since(request, etag):
+        return unchanged
     if request.htmx:
         response = HttpResponse(banner)
     else:
-        response = render(
-            request, EMBED_BANNER, {"conference_name": name, "banner": mark_safe(banner)}
-        )
+        context = {"conference_name": conference.name, "banner": mark_safe(banner)}
+        response = render(request, EMBED_BANNER, context)
+    response["ETag"] = quote_etag(etag)
     return public_cache_control(response)
 
 

@@ -6,10 +6,11 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.test import Client
 from django.utils import timezone
 
-from capacity.api import GENERATION_KEY
 from capacity.locking import locked_conference, pausing_before_first_write
+from capacity.models import BlockedSeats
 from capacity.services import get_availability
 from conference.models import Conference
 from registration.models import Order
@@ -88,45 +89,22 @@ def test_under_the_lock_seats_are_counted_as_of_before_the_wait_and_the_rest_aft
     assert availability.ticket_type(ticket_type.pk).sale_state == "ended"
 
 
-def generation():
-    return cache.get(GENERATION_KEY)
-
-
-def test_a_change_that_writes_forgets_the_cached_availability():
-    conference = make_conference()
-    cache.set(GENERATION_KEY, "before")
+def test_a_raw_write_under_the_lock_is_seen_by_the_next_public_answer(settings):
+    """No step for the caller: the triggers move the version the cache is keyed by."""
+    settings.SEATKEEPER_AVAILABILITY_CACHE_SECONDS = 60
+    conference = make_conference(total_capacity=10)
+    url = f"/api/conferences/{conference.slug}/availability"
+    client = Client()
+    assert client.get(url).json()["remaining"] == 10
     with locked_conference(conference) as locked:
-        # A raw write sends no signal: the lock sees it all the same.
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {Conference._meta.db_table} SET name = %s WHERE id = %s",
-                ["Renamed", locked.conference.pk],
+                f"INSERT INTO {BlockedSeats._meta.db_table}"
+                " (conference_id, ticket_type_id, label, quantity, created_at, updated_at)"
+                " VALUES (%s, NULL, %s, %s, %s, %s)",
+                [locked.conference.pk, "speakers", 4, timezone.now(), timezone.now()],
             )
-    assert generation() != "before"
-
-
-def test_a_change_that_only_reads_or_is_refused_keeps_the_cache():
-    conference = make_conference()
-    cache.set(GENERATION_KEY, "before")
-    with locked_conference(conference, with_availability=True):
-        pass
-    assert generation() == "before"
-    with pytest.raises(RuntimeError), locked_conference(conference) as locked:
-        Conference.objects.filter(pk=locked.conference.pk).update(name="Refused")
-        raise RuntimeError("refused after writing")
-    assert generation() == "before"
-    assert Conference.objects.get(pk=conference.pk).name != "Refused"
-
-
-def test_nested_blocks_forget_the_cache_once_when_the_outermost_ends(monkeypatch):
-    forgotten = []
-    monkeypatch.setattr("capacity.locking.forget_cached_availability", lambda: forgotten.append(1))
-    conference = make_conference()
-    with locked_conference(conference) as outer:
-        with locked_conference(conference):
-            Conference.objects.filter(pk=outer.conference.pk).update(name="Inner")
-        assert forgotten == []
-    assert forgotten == [1]
+    assert client.get(url).json()["remaining"] == 6
 
 
 def test_the_first_write_waits_for_the_test_pause_and_reads_do_not(settings):

@@ -165,15 +165,29 @@ def test_cache_control_matches_the_cache_time(client, settings):
     assert "no-cache" in response["Cache-Control"]
 
 
-def test_cached_answer_costs_no_query(client, settings, django_assert_num_queries):
+def test_a_cached_answer_costs_one_query_the_conference_with_its_version(
+    client, settings, django_assert_num_queries
+):
     settings.SEATKEEPER_AVAILABILITY_CACHE_SECONDS = 2
     conference = make_conference(total_capacity=9)
     first = availability(client, conference.slug)
-    with django_assert_num_queries(0):
+    with django_assert_num_queries(1):
         assert availability(client, conference.slug) == first
-    assert client.get("/api/conferences/not-here/availability").status_code == 404
-    with django_assert_num_queries(0):
+    with django_assert_num_queries(1):
         assert client.get("/api/conferences/not-here/availability").status_code == 404
+
+
+def test_an_unchanged_answer_is_a_304_for_its_etag(client, settings, django_assert_num_queries):
+    settings.SEATKEEPER_AVAILABILITY_CACHE_SECONDS = 2
+    conference = make_conference(total_capacity=9)
+    url = f"/api/conferences/{conference.slug}/availability"
+    etag = client.get(url)["ETag"]
+    with django_assert_num_queries(1):
+        assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    make_ticket_type(conference, slug="late")
+    response = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert response.status_code == 200 and response["ETag"] != etag
+    assert [t["slug"] for t in response.json()["ticket_types"]] == ["late"]
 
 
 def test_a_new_order_is_seen_at_once_despite_the_cache(client, settings):
@@ -191,7 +205,7 @@ def test_a_new_order_is_seen_at_once_despite_the_cache(client, settings):
 
 
 def test_capacity_overrides_are_seen_at_once_despite_the_cache(client, settings):
-    """Overrides write with ``QuerySet.update()``; their audit record clears the cache."""
+    """Overrides write with ``QuerySet.update()``; their audit record moves the version."""
     settings.SEATKEEPER_AVAILABILITY_CACHE_SECONDS = 2
     conference = make_conference(total_capacity=4)
     regular = make_ticket_type(conference, slug="regular", total_quantity=4)
