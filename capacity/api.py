@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from conference.models import Conference
 
 from .availability import get_availability
-from .counters.version import live_version, with_live_version
+from .counters.version import live_version, version_of, with_live_version
 
 # What the shared cache (Redis) raises when it cannot be reached. A cache that is
 # down makes answers slower, never wrong and never an error: they are computed
@@ -42,6 +42,18 @@ class PublicConference:
     conference: Conference
     version: str
 
+    @property
+    def catalogue_version(self) -> str:
+        """The version of what the order form is read from: the conference's own
+        row (with its ``catalogue_version``, which writes to ticket types and
+        add-ons move) but not its ``seats_version``, which every sale moves."""
+        row = [
+            field.value_from_object(self.conference)
+            for field in Conference._meta.concrete_fields
+            if field.name != "seats_version"
+        ]
+        return version_of(row)
+
 
 def public_conference(slug) -> PublicConference | None:
     """The conference a public page names, with its live version, in one statement;
@@ -54,14 +66,14 @@ def cache_seconds() -> int:
     return max(0, int(settings.SEATKEEPER_AVAILABILITY_CACHE_SECONDS))
 
 
-def cached_for_conference(name, public: PublicConference, compute):
-    """``compute()`` for one conference at its live version, cached for the
-    availability cache time (not at all when that is 0, nor while the cache is
-    unreachable)."""
+def cached_for_conference(name, public: PublicConference, compute, *, version=None):
+    """``compute()`` for one conference at its live version (or at ``version``),
+    cached for the availability cache time (not at all when that is 0, nor while
+    the cache is unreachable)."""
     seconds = cache_seconds()
     if not seconds:
         return compute()
-    key = f"seatkeeper:public:{public.conference.pk}:{public.version}:{name}"
+    key = f"seatkeeper:public:{public.conference.pk}:{version or public.version}:{name}"
     try:
         hit = cache.get(key)
     except CACHE_ERRORS as error:

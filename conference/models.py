@@ -61,6 +61,9 @@ class Conference(models.Model):
     # waiting-list entries. Read with updated_at by capacity.counters.conference_version.
     # A conference in memory does not see it move: refresh it before comparing rows.
     seats_version = models.BigIntegerField(default=0, editable=False)
+    # Moved by the same triggers with it, but only when a ticket type or an add-on
+    # is written: what the order form is read from, which a sale does not change.
+    catalogue_version = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["start_date", "name"]

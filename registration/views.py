@@ -105,7 +105,7 @@ def _form_offers(public, offers=None):
             return form_offers(public.conference)
         return [Offer(item=offer.item, state=None) for offer in offers]
 
-    return cached_for_conference("order-form", public, compute)
+    return cached_for_conference("order-form", public, compute, version=public.catalogue_version)
 
 
 def _order_rate(group, request):

@@ -5,6 +5,7 @@ from .schema import (
     LINE_CHANGED_WHEN,
     LINE_TRIGGERS,
     ORDER_TRIGGERS,
+    is_catalogue,
     names,
     order_moved_when,
     versioned_tables,
@@ -56,7 +57,7 @@ def install_statements():
         END
         $body$
         """,
-        """
+        f"""
         CREATE OR REPLACE FUNCTION seatkeeper_row_changed() RETURNS trigger
         LANGUAGE plpgsql AS $body$
         BEGIN
@@ -66,6 +67,14 @@ def install_statements():
             IF TG_OP = 'INSERT'
                 OR (TG_OP = 'UPDATE' AND NEW.conference_id IS DISTINCT FROM OLD.conference_id) THEN
                 PERFORM seatkeeper_bump_version(NEW.conference_id);
+            END IF;
+            -- A catalogue table (its trigger says so): the order form's version too.
+            IF TG_NARGS > 0 THEN
+                UPDATE {n["conference"]} SET catalogue_version = catalogue_version + 1
+                WHERE id IN (
+                    CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.conference_id END,
+                    CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.conference_id END
+                );
             END IF;
             RETURN NULL;
         END
@@ -184,10 +193,15 @@ def install_statements():
         *[f"DROP TRIGGER IF EXISTS {name} ON {table}" for table, name in versioned_tables()],
         *[
             f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {table}"
-            " FOR EACH ROW EXECUTE FUNCTION seatkeeper_row_changed()"
+            f" FOR EACH ROW EXECUTE FUNCTION seatkeeper_row_changed({_catalogue_arg(table)})"
             for table, name in versioned_tables()
         ],
     ]
+
+
+def _catalogue_arg(table) -> str:
+    """The argument that tells ``seatkeeper_row_changed`` a catalogue table wrote."""
+    return "'catalogue'" if is_catalogue(table) else ""
 
 
 def drop_statements():

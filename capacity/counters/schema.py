@@ -32,6 +32,9 @@ VERSIONED = (
     (WaitingListEntry, "waiting"),
 )
 VERSION_OPERATIONS = ("INSERT", "UPDATE", "DELETE")
+# Of those, what the order form is read from: their writes move the conference's
+# ``catalogue_version`` too.
+CATALOGUE = (TicketType, AddOn)
 
 
 def trigger_names(vendor) -> list[str]:
@@ -51,6 +54,11 @@ def trigger_names(vendor) -> list[str]:
 def versioned_tables():
     """(table, trigger name stem) of each table in ``VERSIONED``."""
     return [(model._meta.db_table, f"seatkeeper_version_{stem}") for model, stem in VERSIONED]
+
+
+def is_catalogue(table) -> bool:
+    """Whether writes to ``table`` move the conference's ``catalogue_version``."""
+    return table in {model._meta.db_table for model in CATALOGUE}
 
 
 def names() -> dict:

@@ -6,6 +6,7 @@ from .schema import (
     SEAT_CHANGE_VIEW,
     TRIGGER_NAMES,
     VERSION_OPERATIONS,
+    is_catalogue,
     names,
     order_moved_when,
     versioned_tables,
@@ -124,21 +125,24 @@ def _version_triggers():
     for table, name in versioned_tables():
         for operation, row in zip(VERSION_OPERATIONS, ("NEW", "OLD", "OLD"), strict=True):
             moved = ""
+            catalogue = is_catalogue(table)
             if operation == "UPDATE":
                 moved = bump_version(
-                    "NEW.conference_id", "NEW.conference_id IS NOT OLD.conference_id"
+                    "NEW.conference_id", "NEW.conference_id IS NOT OLD.conference_id", catalogue
                 )
             statements.append(
                 f"CREATE TRIGGER {name}_{operation.lower()} AFTER {operation} ON {table}"
-                f" BEGIN {bump_version(f'{row}.conference_id')} {moved} END"
+                f" BEGIN {bump_version(f'{row}.conference_id', catalogue=catalogue)} {moved} END"
             )
     return statements
 
 
-def bump_version(conference, when="1"):
-    """A statement moving the ``seats_version`` of ``conference`` (SQL) when ``when`` holds."""
+def bump_version(conference, when="1", catalogue=False):
+    """A statement moving the ``seats_version`` of ``conference`` (SQL) when ``when``
+    holds; with ``catalogue``, its ``catalogue_version`` too."""
+    also = ", catalogue_version = catalogue_version + 1" if catalogue else ""
     return (
-        f"UPDATE {names()['conference']} SET seats_version = seats_version + 1"
+        f"UPDATE {names()['conference']} SET seats_version = seats_version + 1{also}"
         f" WHERE id = {conference} AND ({when});"
     )
 

@@ -90,3 +90,25 @@ def test_an_edit_of_the_conference_moves_it(conference):
         conference.save()
 
     assert moves(conference, raise_capacity)
+
+
+def catalogue_version(conference):
+    conference.refresh_from_db()
+    return conference.catalogue_version
+
+
+def test_the_catalogue_version_moves_with_ticket_types_and_add_ons_not_with_sales(conference):
+    ticket_type = conference.ticket_types.get()
+    before = catalogue_version(conference)
+
+    make_order(conference, Order.Status.PAID, tickets=[(ticket_type, 2)])
+    BlockedSeats.objects.create(conference=conference, label="speakers", quantity=1)
+    assert catalogue_version(conference) == before
+
+    TicketType.objects.filter(pk=ticket_type.pk).update(name="Early Bire")
+    assert catalogue_version(conference) == before + 1
+    conference.addons.update(price=5)
+    assert catalogue_version(conference) == before + 2
+    make_ticket_type(conference)
+    conference.ticket_types.filter(slug=ticket_type.slug).delete()
+    assert catalogue_version(conference) == before + 4
