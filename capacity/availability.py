@@ -25,16 +25,12 @@ from registration.models import AddOn, Order, OrderLineItem, TicketType, Waiting
 
 from .counters import VENUE, seat_totals_from_rows, seat_totals_query
 from .models import BlockedSeats
-from .rows import instances_from_rows, load_rows, run_together, select_sql
+from .rows import fetch_rows, instances_from_rows, load_rows, select_sql
 
 
 def _pk(conference) -> int:
     """A Conference's primary key, or the primary key it already is."""
     return conference.pk if isinstance(conference, Conference) else conference
-
-
-# What the lock statement sets in the same round trip when a caller asks for a
-# commit that does not wait for the disk (see ``locked_conference``).
 
 
 @dataclass
@@ -159,11 +155,10 @@ def count_seats(conference, now) -> SeatCounts:
     Sold seats and held seats are read from the seat counters (kept by
     database triggers, see ``capacity.counters``); only the holds expiring
     later in ``now``'s minute are summed live. The cost grows neither with the
-    orders sold nor with the holds live. The blocked seats come in the same
-    statement: one round trip less under the lock, on every order.
+    orders sold nor with the holds live. The blocked seats and the seats waited
+    for come in the same statement.
     """
-    (rows,) = run_together([_seat_counts_statement(conference, now)])
-    return _seat_counts_from_rows(rows)
+    return _seat_counts_from_rows(fetch_rows(*_seat_counts_statement(conference, now)))
 
 
 def count_buyer_held(conference, buyer, now) -> int:
@@ -262,7 +257,7 @@ class ItemAvailability:
         return True, ""
 
     def as_dict(self):
-        """This item in the availability API (SPEC: Public pages)."""
+        """This item in the availability API's answer."""
         return {
             "slug": self.slug,
             "capacity": self.capacity,
@@ -343,7 +338,7 @@ class Availability:
         return message is None, message or ""
 
     def as_dict(self):
-        """The availability API's answer (SPEC: Public pages); inactive items are left out.
+        """The availability API's answer; inactive items are left out.
 
         ``remaining`` of a ticket type is what can really be bought: the smaller
         of its own and the venue's remaining seats (None only when both are unlimited).
@@ -424,8 +419,7 @@ def conference_catalogue(conference) -> tuple[list, list]:
     view, under the lock for orders, and compiling the ORM queries each time
     cost more than running them.
     """
-    (rows,) = run_together([_catalogue_statement(conference)])
-    return _catalogue_from_rows(rows)
+    return _catalogue_from_rows(fetch_rows(*_catalogue_statement(conference)))
 
 
 def _less_waiting(remaining, waiting):
@@ -445,20 +439,20 @@ def _min_remaining(own, venue):
 def get_availability(conference, *, now=None, counts=None, buyer=None) -> Availability:
     """The availability snapshot of a conference, in a constant number of queries.
 
-    Two statements whatever the number of ticket types and add-ons, sent in one
-    round trip on PostgreSQL: the catalogue (ticket types and add-ons together),
-    and the seat counts with the blocked seats (``count_seats``).
+    Two statements whatever the number of ticket types and add-ons: the
+    catalogue (ticket types and add-ons together), and the seat counts with the
+    blocked seats and the seats waited for (``count_seats``).
     Inactive ticket types and add-ons are included (with their sale state), in
     the order the ticket page lists them (position, price, name); each entry
     carries its row as ``item``.
     """
     now = now or timezone.now()
-    statements = [_catalogue_statement(conference)]
+    catalogue = conference_catalogue(conference)
     if counts is None:
-        statements.append(_seat_counts_statement(conference, now, buyer=buyer))
-    catalogue_rows, *count_rows = run_together(statements)
-    counts = counts or _seat_counts_from_rows(count_rows[0])
-    return _availability(conference, now, counts, _catalogue_from_rows(catalogue_rows))
+        counts = _seat_counts_from_rows(
+            fetch_rows(*_seat_counts_statement(conference, now, buyer=buyer))
+        )
+    return _availability(conference, now, counts, catalogue)
 
 
 def _availability(conference, now, counts, catalogue) -> Availability:

@@ -9,7 +9,7 @@ such a change needs, so no caller has to remember one:
 - the lock, taken before anything is read (``SELECT … FOR UPDATE`` on
   PostgreSQL; on SQLite the IMMEDIATE transaction already holds the write lock),
   in a transaction of its own or a savepoint of the caller's;
-- the availability snapshot under the lock, in the same round trip, when asked;
+- the availability snapshot under the lock, when asked;
 - the commit setting: a change that only places holds may commit without
   waiting for the disk (``SEATKEEPER_ASYNC_HOLD_COMMIT``);
 - in tests, a pause before the first write (``SEATKEEPER_PAUSE_AFTER_CHECK``),
@@ -40,48 +40,32 @@ from .availability import (
     _seat_counts_statement,
     get_availability,
 )
-from .rows import instances_from_rows, run_together, select_sql
-
-_ASYNC_COMMIT_COLUMN = "set_config('synchronous_commit', 'off', true)"
+from .rows import fetch_rows, instances_from_rows, select_sql
 
 
 @functools.cache
-def _lock_sql(for_update: bool, asynchronous_commit: bool) -> str:
+def _lock_sql(for_update: bool) -> str:
     sql = select_sql(Conference, "id")
-    if asynchronous_commit:
-        sql = sql.replace("SELECT ", f"SELECT {_ASYNC_COMMIT_COLUMN}, ", 1)
     return sql + " FOR UPDATE" if for_update else sql
-
-
-def _lock_statement(conference, asynchronous_commit) -> tuple[str, list, range]:
-    """The lock's SQL, its parameters, and where the conference's columns sit in its row."""
-    if not connection.in_atomic_block:
-        raise TransactionManagementError("The conference lock needs transaction.atomic.")
-    for_update = settings.SEATKEEPER_SEAT_LOCK and connection.features.has_select_for_update
-    asynchronous_commit = asynchronous_commit and connection.vendor == "postgresql"
-    skip = 1 if asynchronous_commit else 0
-    columns = range(skip, skip + len(Conference._meta.concrete_fields))
-    return _lock_sql(for_update, asynchronous_commit), [_pk(conference)], columns
-
-
-def _locked_from_rows(rows, columns, conference) -> Conference:
-    if not rows:
-        raise Conference.DoesNotExist(f"No conference with id {_pk(conference)!r}.")
-    return instances_from_rows(Conference, rows, columns)[0]
 
 
 def _lock_conference(conference, *, asynchronous_commit=False) -> Conference:
     """Lock the conference row and return a fresh copy of it (inside a transaction)."""
-    sql, params, columns = _lock_statement(conference, asynchronous_commit)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return _locked_from_rows(rows, columns, conference)
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("The conference lock needs transaction.atomic.")
+    if asynchronous_commit and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    for_update = settings.SEATKEEPER_SEAT_LOCK and connection.features.has_select_for_update
+    rows = fetch_rows(_lock_sql(for_update), [_pk(conference)])
+    if not rows:
+        raise Conference.DoesNotExist(f"No conference with id {_pk(conference)!r}.")
+    return instances_from_rows(Conference, rows)[0]
 
 
 def _lock_with_availability(conference, *, asynchronous_commit=False, buyer=None):
-    """``_lock_conference`` and the availability snapshot taken under the lock,
-    in one round trip on PostgreSQL (``run_together``): (conference, snapshot).
+    """``_lock_conference`` and the availability snapshot taken under the lock:
+    (conference, snapshot).
 
     The seats are counted as of a moment read before the lock is waited for,
     so holds that lapse during that wait still count: never fewer seats taken
@@ -93,18 +77,12 @@ def _lock_with_availability(conference, *, asynchronous_commit=False, buyer=None
     ``buyer_held``, read in the same statement as the seat counts.
     """
     counted_at = timezone.now()
-    lock_sql, lock_params, columns = _lock_statement(conference, asynchronous_commit)
-    lock_rows, count_rows, catalogue_rows = run_together(
-        [
-            (lock_sql, lock_params),
-            _seat_counts_statement(conference, counted_at, buyer=buyer),
-            _catalogue_statement(conference),
-        ]
+    conference = _lock_conference(conference, asynchronous_commit=asynchronous_commit)
+    counts = _seat_counts_from_rows(
+        fetch_rows(*_seat_counts_statement(conference, counted_at, buyer=buyer))
     )
-    now = timezone.now()
-    conference = _locked_from_rows(lock_rows, columns, conference)
-    counts = _seat_counts_from_rows(count_rows)
-    return conference, _availability(conference, now, counts, _catalogue_from_rows(catalogue_rows))
+    catalogue = _catalogue_from_rows(fetch_rows(*_catalogue_statement(conference)))
+    return conference, _availability(conference, timezone.now(), counts, catalogue)
 
 
 # The statements that write, by their first word.
@@ -169,15 +147,15 @@ def locked_conference(conference, *, with_availability=False, buyer=None, holds_
     Yields a ``LockedConference``: ``.conference`` is the freshly locked row
     (``conference`` may be a Conference or its primary key; a stale copy changes
     nothing). With ``with_availability`` ``.availability`` is the snapshot read
-    under the lock in the same round trip, counting ``buyer``'s held seats when
-    given. With ``SEATKEEPER_SEAT_LOCK`` off (tests only, to prove a race
-    harness really races) there is neither lock nor transaction around the checks.
+    under the lock, counting ``buyer``'s held seats when given. With
+    ``SEATKEEPER_SEAT_LOCK`` off (tests only, to prove a race harness really
+    races) there is neither lock nor transaction around the checks.
 
     ``holds_only``: the change places holds, which may commit without waiting
     for the disk (``SEATKEEPER_ASYNC_HOLD_COMMIT``; PostgreSQL, and only in a
     transaction of its own: ``SET LOCAL`` lasts until the outermost transaction
-    ends, and a caller's may go on to write what must wait). It is set by the
-    lock statement itself, no extra round trip. A change that turns out to be
+    ends, and a caller's may go on to write what must wait): ``SET LOCAL
+    synchronous_commit TO OFF`` before the lock. A change that turns out to be
     a sale calls ``commit_durably()`` before it writes.
 
     In tests the first write waits ``SEATKEEPER_PAUSE_AFTER_CHECK`` seconds first.

@@ -19,7 +19,6 @@ from capacity.availability import get_availability
 from capacity.locking import locked_conference
 from capacity.models import CapacityChange, SeatCounter
 from capacity.overrides import clean_reason, record_capacity_change
-from capacity.rows import insert_with_children
 from capacity.waiting import offer_freed_seats, offer_lapsed_seats
 from conference.models import Conference
 
@@ -59,15 +58,9 @@ class OrderRefused(ValidationError):
 
 
 def _write_order(order, lines, *, free=False):
-    """Insert a new order and its RequestedLines (at list price or, comp tickets, free).
-
-    Statements built once (``capacity.rows.insert_with_children``), in one
-    round trip on PostgreSQL: this runs under the conference lock on every
-    order. No signals are sent; ``locked_conference`` forgets the cached
-    availability for every write it sees.
-    """
-    insert_with_children(
-        order,
+    """Insert a new order and its RequestedLines (at list price or, comp tickets, free)."""
+    order.save()
+    OrderLineItem.objects.bulk_create(
         [
             OrderLineItem(
                 order=order,
@@ -80,8 +73,7 @@ def _write_order(order, lines, *, free=False):
                 line_total=Decimal("0") if free else line.item.price * line.quantity,
             )
             for line in lines
-        ],
-        "order",
+        ]
     )
 
 

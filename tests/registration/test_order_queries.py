@@ -26,9 +26,9 @@ ON_POSTGRESQL = connection.vendor == "postgresql"
 # version (``capacity.api.public_conference``). Once the ticket page has been
 # opened, the catalogue for reading the form comes from the cache at that
 # version (``_form_offers``). Under the lock: lock, seat counts with the blocked
-# seats, catalogue (the snapshot); then order, lines. On PostgreSQL the version
-# is one round trip and the rest two, and the lock statement also sets the
-# hold's commit not to wait for the disk (see the tests at the end).
+# seats, catalogue (the snapshot); then order, lines. (A hold placed in a
+# transaction of its own is also preceded by the commit setting on PostgreSQL:
+# see the tests at the end.)
 ORDER_PLACED = 6  # one more than a cached conference: its version, read first
 # The same up to the snapshot; the refusal is shown from that snapshot.
 ORDER_REFUSED = 4  # one more: the conference with its version
@@ -55,19 +55,12 @@ def shop(ticket_types, *, capacity=1000):
     return conference
 
 
-def round_trips_of(client, method, url, data=None):
-    """The response and what it sent to the database, savepoints left out: one
-    string per round trip (statements sent together are joined by "; ")."""
+def statements_of(client, method, url, data=None):
+    """The response and the SQL statements it ran, savepoints left out."""
     with CaptureQueriesContext(connection) as captured:
         response = getattr(client, method)(url, data) if data else getattr(client, method)(url)
     sql = [query["sql"] for query in captured if not query["sql"].startswith(SAVEPOINT)]
     return response, sql
-
-
-def statements_of(client, method, url, data=None):
-    """The response and the SQL statements it ran, savepoints left out."""
-    response, round_trips = round_trips_of(client, method, url, data)
-    return response, [statement for sent in round_trips for statement in sent.split("; ")]
 
 
 def buyer(conference):
@@ -113,23 +106,16 @@ def test_the_seats_are_counted_once_per_order_under_the_lock_taken_first():
         assert sql[1].rstrip().endswith("FOR UPDATE")
 
 
-def test_on_postgresql_an_order_is_the_version_and_two_round_trips():
-    """The conference with its version, the lock with the snapshot under it, then
-    the order with its lines. SQLite takes one statement at a time: there, each
-    is a round trip of its own."""
+def test_an_order_runs_lock_snapshot_then_order_and_lines():
+    """The lock first, the snapshot under it, then the order with its lines; a
+    refusal stops after the snapshot, and the ticket page is the snapshot alone."""
     conference = shop(3)
     client, token = buyer(conference)
     data = order_form(token, **{"ticket-type-0": "1", "addon-workshop": "1"})
-    response, sent = round_trips_of(client, "post", f"/{conference.slug}/", data)
+    response, sent = statements_of(client, "post", f"/{conference.slug}/", data)
     assert response.status_code == 302
-    if ON_POSTGRESQL:
-        assert len(sent) == 3, "\n".join(sent)
-        version = sent[0]
-        lock, counts, catalogue = sent[1].split("; ")
-        order, lines = sent[2].split("; ")
-    else:
-        assert len(sent) == ORDER_PLACED, "\n".join(sent)
-        version, lock, counts, catalogue, order, lines = sent
+    assert len(sent) == ORDER_PLACED, "\n".join(sent)
+    version, lock, counts, catalogue, order, lines = sent
     assert 'FROM "conference_conference"' in version and "FOR UPDATE" not in version
     assert 'FROM "conference_conference"' in lock and "registration_seatcounter" in counts
     assert "registration_tickettype" in catalogue
@@ -139,13 +125,12 @@ def test_on_postgresql_an_order_is_the_version_and_two_round_trips():
     assert placed.lines.count() == 2
 
     data = order_form(token, **{"ticket-type-0": "500"})
-    response, sent = round_trips_of(client, "post", f"/{conference.slug}/", data)
+    response, sent = statements_of(client, "post", f"/{conference.slug}/", data)
     assert response.status_code == 400
-    # The version, the form's catalogue (the sale moved the version), the lock batch.
-    assert len(sent) == (3 if ON_POSTGRESQL else ORDER_REFUSED)
-    response, sent = round_trips_of(client, "get", f"/{conference.slug}/")
+    assert len(sent) == ORDER_REFUSED
+    response, sent = statements_of(client, "get", f"/{conference.slug}/")
     assert response.status_code == 200
-    assert len(sent) == (2 if ON_POSTGRESQL else TICKET_PAGE)  # the version, the snapshot
+    assert len(sent) == TICKET_PAGE
 
 
 def test_with_the_cache_off_the_form_is_read_against_the_database(settings):

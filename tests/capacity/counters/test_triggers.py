@@ -453,14 +453,14 @@ def free_venue(transactional_db):
 
 def fail_after_writing_lines(monkeypatch, failure):
     """Make place_order's line insert succeed, then fail before the transaction commits."""
-    real_insert = services.insert_with_children
+    real_write = services._write_order
 
-    def insert_then_fail(order, lines, parent_field):
-        real_insert(order, lines, parent_field)
-        assert all(isinstance(line, OrderLineItem) and line.pk for line in lines)
+    def write_then_fail(order, lines, **kwargs):
+        real_write(order, lines, **kwargs)
+        assert order.pk and OrderLineItem.objects.filter(order=order).count() == len(lines)
         failure()
 
-    monkeypatch.setattr(services, "insert_with_children", insert_then_fail)
+    monkeypatch.setattr(services, "_write_order", write_then_fail)
 
 
 def test_an_error_after_the_counter_moved_rolls_everything_back(free_venue, monkeypatch):
