@@ -30,7 +30,7 @@ from .rules import check_buyer_limit, check_lines, resolve_lines, retake_seats
 from .waiting import join_waiting_list, leave_waiting_list
 
 # The services of ``registration.holds`` and ``registration.waiting`` are
-# importable from here with the rest (SPEC).
+# importable from here with the rest: callers know one module for all of them.
 __all__ = [
     "cancel_order",
     "choose_bank_transfer",
