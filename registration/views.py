@@ -33,6 +33,7 @@ from capacity.api import (
     public_conference,
     unchanged_since,
 )
+from capacity.polling import public_fast_seconds, public_poll_seconds
 from capacity.services import get_availability
 from conference.models import Conference
 
@@ -77,8 +78,9 @@ def _live_version(public, poll_seconds) -> str:
 
 def _render_ticket_page(request, public, availability, offers, form, status=200):
     # The page is drawn from seats read after its version: a change in between
-    # moves the version, and the first poll brings it.
-    poll_seconds = _poll_seconds()
+    # moves the version, and the first poll brings it. A page just opened polls
+    # at the fast pace; its first poll says how fast to go on.
+    poll_seconds = public_fast_seconds()
     conference = public.conference
     context = {
         **_live_context(conference, availability, offers),
@@ -194,7 +196,7 @@ def _live_state(public):
             f"{TICKET_PAGE}#live-state",
             _live_context(conference, availability, offers_for(availability)),
         )
-        return html, _poll_seconds()
+        return html, public_poll_seconds(conference)
 
     return cached_for_conference("ticket-page", public, compute)
 
@@ -232,7 +234,7 @@ def embed_banner(request, slug):
     conference = public.conference
 
     def compute():
-        poll_seconds = _poll_seconds()
+        poll_seconds = public_poll_seconds(conference)
         context = {
             "conference": conference,
             "availability": get_availability(conference),

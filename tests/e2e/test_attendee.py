@@ -138,3 +138,24 @@ def test_ticket_page_fits_a_phone(live_server, page):
     expect(page.get_by_label("Quantity of Supporter ticket with a long name")).to_be_visible()
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
+
+
+def test_the_ticket_page_polls_fast_during_a_sale_and_slowly_when_quiet(
+    live_server, page, fast_polls
+):
+    fast_polls.SEATKEEPER_QUIET_AFTER_SECONDS = 5
+    fast_polls.SEATKEEPER_QUIET_POLL_SECONDS = 3
+    conference = make_conference(total_capacity=50, low_stock_threshold=50)
+    regular = make_ticket_type(conference, slug="regular", total_quantity=40)
+    page.goto(f"{live_server.url}/{conference.slug}/")
+    poller = page.locator("#live-poller")
+    expect(poller).to_have_attribute("hx-trigger", re.compile(r"^every 1s"))
+
+    expect(poller).to_have_attribute("hx-trigger", re.compile(r"^every 3s"), timeout=9000)
+
+    services.place_order(
+        conference=conference, email="ada@example.com", name="Ada", tickets={regular: 2}
+    )
+
+    expect(page.locator("#venue-banner")).to_contain_text("Only 48 seats left", timeout=5000)
+    expect(poller).to_have_attribute("hx-trigger", re.compile(r"^every 1s"))
