@@ -4,7 +4,7 @@ A crowd of attendees polling a ticket page must not rebuild its answer on every
 request, so public answers (this API, the ticket page's live banners, the
 embeddable banner, the order form's catalogue) are cached for
 ``SEATKEEPER_AVAILABILITY_CACHE_SECONDS`` under the conference's live version
-(``capacity.counters.version.live_version``). Every request reads the
+(``capacity.counters.version.public_conference_row``). Every request reads the
 conference by its slug with that version in one statement
 (``public_conference``): database triggers move the version with every write
 to what a public page shows, whoever writes it (services, the admin,
@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from conference.models import Conference
 
 from .availability import get_availability
-from .counters.version import live_version, version_of, with_live_version
+from .counters.version import public_conference_row, version_of
 
 # What the shared cache (Redis) raises when it cannot be reached. A cache that is
 # down makes answers slower, never wrong and never an error: they are computed
@@ -58,8 +58,8 @@ class PublicConference:
 def public_conference(slug) -> PublicConference | None:
     """The conference a public page names, with its live version, in one statement;
     None for an unknown slug."""
-    conference = with_live_version(Conference.objects.filter(slug=slug)).first()
-    return None if conference is None else PublicConference(conference, live_version(conference))
+    found = public_conference_row(slug)
+    return None if found is None else PublicConference(*found)
 
 
 def cache_seconds() -> int:

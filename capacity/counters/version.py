@@ -8,20 +8,20 @@ own edits show in its ``updated_at`` (the overrides touch it), and every
 override in its ``CapacityChange``. A same-length rename is seen like any other
 edit. What changes with time alone (a hold lapsing, a sale window opening) is
 not an edit: a reader that shows it adds it to the version itself, as
-``with_live_version`` does for the public pages.
+``public_conference_row`` does for the public pages.
 """
 
+import functools
 import hashlib
 
 from django.db import connection
-from django.db.models import DateTimeField
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from conference.models import Conference
 from registration.models import Order, TicketType
 
 from ..models import CapacityChange
+from ..rows import fetch_rows, instances_from_rows
 
 
 def version_statement(conference) -> tuple[str, list]:
@@ -47,51 +47,48 @@ def conference_version(conference) -> str:
         return version_of(cursor.fetchone())
 
 
-# What ``with_live_version`` adds to a conference's own row, in this order.
+# What ``public_conference_row`` reads beside a conference's own row, in this order.
 LIVE_FACTS = ("last_override", "next_lapse", "next_sale_start", "next_sale_end")
 
 
-def _live_facts(now) -> dict:
-    """The subqueries of ``LIVE_FACTS``, each an index probe on its table."""
+@functools.cache
+def _public_sql() -> str:
+    """The conference of a slug, every column, and ``LIVE_FACTS``, each an index
+    probe on its table; built once, as every public request starts here."""
     quote = connection.ops.quote_name
-    of_conference = f"conference_id = {quote(Conference._meta.db_table)}.{quote('id')}"
-    moment = connection.ops.adapt_datetimefield_value(now)
-
-    def moment_of(aggregate, model, column, condition="", params=()):
-        sql = (
-            f"SELECT {aggregate}({quote(column)}) FROM {quote(model._meta.db_table)}"
-            f" WHERE {of_conference}{condition}"
-        )
-        return RawSQL(sql, list(params), output_field=DateTimeField())
-
-    def next_moment(model, column, condition=""):
-        return moment_of("MIN", model, column, f"{condition} AND {quote(column)} > %s", [moment])
-
-    return {
-        "last_override": moment_of("MAX", CapacityChange, "created_at"),
+    columns = ", ".join(f"c.{quote(f.column)}" for f in Conference._meta.concrete_fields)
+    changes, orders = CapacityChange._meta.db_table, Order._meta.db_table
+    ticket_types = TicketType._meta.db_table
+    facts = [
+        f"(SELECT MAX(created_at) FROM {changes} WHERE conference_id = c.id)",
         # 'pending' as a literal: only then can the planner use the partial
         # index of live holds (conference, hold_expires_at WHERE pending).
-        "next_lapse": next_moment(
-            Order, "hold_expires_at", f" AND status = '{Order.Status.PENDING.value}'"
-        ),
-        "next_sale_start": next_moment(TicketType, "available_from"),
-        "next_sale_end": next_moment(TicketType, "available_until"),
-    }
+        f"(SELECT MIN(hold_expires_at) FROM {orders} WHERE conference_id = c.id"
+        f" AND status = '{Order.Status.PENDING.value}' AND hold_expires_at > %s)",
+        f"(SELECT MIN(available_from) FROM {ticket_types}"
+        " WHERE conference_id = c.id AND available_from > %s)",
+        f"(SELECT MIN(available_until) FROM {ticket_types}"
+        " WHERE conference_id = c.id AND available_until > %s)",
+    ]
+    return (
+        f"SELECT {columns}, {', '.join(facts)}"
+        f" FROM {quote(Conference._meta.db_table)} c WHERE c.slug = %s"
+    )
 
 
-def with_live_version(conferences, *, now=None):
-    """``conferences`` (a Conference queryset) annotated with ``LIVE_FACTS``:
-    the last override, and the next moments after ``now`` at which a hold
-    lapses, a sale window opens and one closes. Read a row's version with
-    ``live_version``."""
-    return conferences.annotate(**_live_facts(now or timezone.now()))
+def public_conference_row(slug, *, now=None) -> tuple[Conference, str] | None:
+    """The conference a public page names, fresh, with the version of what its
+    public pages show, in one statement; None for an unknown slug.
 
-
-def live_version(conference) -> str:
-    """The version of what a conference's public pages show, for a conference
-    read through ``with_live_version``: its whole row (``seats_version``, and
-    any edit of its own, ``QuerySet.update`` included), its last override, and
-    the next moment time alone changes what is counted or on sale (so the
-    version moves when a hold lapses or a sale window opens or closes)."""
-    row = tuple(field.value_from_object(conference) for field in Conference._meta.concrete_fields)
-    return version_of((*row, *(getattr(conference, fact) for fact in LIVE_FACTS)))
+    The version covers its whole row (``seats_version``, and any edit of its
+    own, ``QuerySet.update`` included), its last override, and the next moment
+    time alone changes what is counted or on sale (so it moves when a hold
+    lapses or a sale window opens or closes).
+    """
+    moment = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    rows = fetch_rows(_public_sql(), [moment, moment, moment, slug])
+    if not rows:
+        return None
+    width = len(Conference._meta.concrete_fields)
+    (conference,) = instances_from_rows(Conference, rows[:1], range(width))
+    return conference, version_of(rows[0])
