@@ -7,14 +7,8 @@ class CapacityConfig(AppConfig):
     verbose_name = "Capacity"
 
     def ready(self):
-        from config.health import connect_connection_checks
-
         from .counters.install import after_migrate, before_migrate
 
         # SQLite's seat counter triggers stay out of the way of migrations.
         pre_migrate.connect(before_migrate, sender=self)
         post_migrate.connect(after_migrate, sender=self)
-
-        # Every process that serves requests runs this app: its connections are
-        # checked before each request (see config.health).
-        connect_connection_checks()

@@ -116,11 +116,8 @@ DATABASES = {
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
         # With persistent connections, each one is checked before a request
-        # reuses it, so a restarted database costs no request an error. Not by
-        # Django's check (a SELECT 1 on every request) but by
-        # config.health.close_connections_the_server_closed, which needs no
-        # round trip while the connection is quiet.
-        conn_health_checks=False,
+        # reuses it, so a restarted database costs no request an error.
+        conn_health_checks=True,
     )
 }
 # Lets several test runs share one machine without sharing a test database:
@@ -306,10 +303,13 @@ SEATKEEPER_PAUSE_AFTER_CHECK = 0.0
 SEATKEEPER_ASYNC_HOLD_COMMIT = env_bool("SEATKEEPER_ASYNC_HOLD_COMMIT", True)
 # Most add-ons of one kind in a single order.
 SEATKEEPER_ADDON_MAX_PER_ORDER = 10
-# Dashboard poll interval, in seconds.
-SEATKEEPER_DASHBOARD_POLL_SECONDS = int(os.environ.get("SEATKEEPER_DASHBOARD_POLL_SECONDS", "5"))
-# Attendee page poll interval, in seconds.
+# Poll intervals, in seconds, while seats are moving: the dashboard's and the
+# attendee pages'. Once nothing changed for SEATKEEPER_QUIET_AFTER_SECONDS, every
+# poller comes back every SEATKEEPER_QUIET_POLL_SECONDS (capacity/polling.py).
+SEATKEEPER_DASHBOARD_POLL_SECONDS = int(os.environ.get("SEATKEEPER_DASHBOARD_POLL_SECONDS", "2"))
 SEATKEEPER_PUBLIC_POLL_SECONDS = int(os.environ.get("SEATKEEPER_PUBLIC_POLL_SECONDS", "5"))
+SEATKEEPER_QUIET_AFTER_SECONDS = int(os.environ.get("SEATKEEPER_QUIET_AFTER_SECONDS", "60"))
+SEATKEEPER_QUIET_POLL_SECONDS = int(os.environ.get("SEATKEEPER_QUIET_POLL_SECONDS", "30"))
 # Seconds the public availability answer may be cached.
 SEATKEEPER_AVAILABILITY_CACHE_SECONDS = int(
     os.environ.get("SEATKEEPER_AVAILABILITY_CACHE_SECONDS", "2")
