@@ -4,18 +4,15 @@ Nothing here writes. Seat numbers come from the one availability snapshot
 (``capacity.services.get_availability``); sales figures, the chart, the
 projection and the latest orders come from aggregate queries, so a dashboard
 poll costs the same number of queries whatever the number of ticket types or
-orders. ``dashboard_version`` tells in one query whether anything a widget
-shows can have changed, so an unchanged poll is answered before any rendering.
-The shapes the widgets are drawn with (bars, the chart) are in ``capacity.charts``.
+orders. ``capacity.widgets`` puts them together for the views and tells which
+widgets a poll must redraw. The shapes the widgets are drawn with (bars, the
+chart) are in ``capacity.charts``.
 """
 
-import functools
-import hashlib
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from django.db import connection
 from django.db.models import (
     Count,
     Min,
@@ -27,21 +24,17 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate, TruncHour
 from django.utils import timezone
 
-from conference.models import Conference
 from registration.models import (
-    AddOn,
     Order,
     OrderLineItem,
-    TicketType,
     WaitingListEntry,
 )
 
 from .charts import CapacityBar, SalesChart, capacity_bar, draw_sales_chart
 from .counters import committed, taking_seats
-from .models import BlockedSeats, SeatCounter
-from .services import Availability, ItemAvailability, get_availability
+from .services import ItemAvailability
 from .tables import ANY_TICKET_TYPE, AWAITING_TRANSFER, is_awaiting_transfer
-from .waiting import WaitingCount, WaitingSummary, waiting_summary
+from .waiting import WaitingCount
 
 # Orders shown in the "latest orders" widget.
 LATEST_ORDERS = 8
@@ -337,141 +330,3 @@ def waiting_entries_for_table(conference, *, status="", ticket_type="", search="
     if search:
         entries = entries.filter(Q(email__icontains=search) | Q(name__icontains=search))
     return entries.order_by("created_at", "pk")
-
-
-# --- the whole dashboard ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    """Everything the dashboard's widgets show, computed at one instant."""
-
-    conference: Conference
-    computed_at: datetime  # in the conference's time zone
-    availability: Availability
-    venue_bar: CapacityBar | None
-    ticket_rows: list[ItemRow]
-    addon_rows: list[ItemRow]
-    stats: SalesStats
-    projection: Projection
-    chart: SalesChart
-    latest_orders: list[RecentOrder]
-    waiting: WaitingSummary
-
-    @property
-    def waiting_for_any(self) -> WaitingCount:
-        """The waiting list's entries that take any ticket type."""
-        return self.waiting.for_ticket_type(None)
-
-
-def build_dashboard(conference, *, granularity="hour", now=None) -> Dashboard:
-    """All widgets of one conference's dashboard in a constant number of queries."""
-    now = now or timezone.now()
-    tz = conference_tz(conference)
-    availability = get_availability(conference, now=now)
-    stats = sales_stats(conference, now=now, tz=tz)
-    waiting = waiting_summary(conference)
-    return Dashboard(
-        conference=conference,
-        computed_at=now.astimezone(tz),
-        availability=availability,
-        venue_bar=capacity_bar(
-            capacity=availability.capacity,
-            sold=availability.sold,
-            held=availability.held,
-            blocked=availability.blocked,
-        ),
-        ticket_rows=item_rows(availability.ticket_types, waiting),
-        addon_rows=item_rows(availability.addons),
-        stats=stats,
-        projection=project_sellout(conference, availability, stats, now=now, tz=tz),
-        chart=sales_chart(conference, now=now, tz=tz, granularity=granularity),
-        latest_orders=latest_orders(conference, now=now),
-        waiting=waiting,
-    )
-
-
-# --- the version --------------------------------------------------------------------
-
-
-@functools.cache
-def _version_sql() -> tuple[str, tuple[str, ...]]:
-    """The version query and what each of its placeholders takes ("conference" or "now").
-
-    One row of scalar subqueries, one per fact, each over one table of the
-    conference: PostgreSQL plans each alone, in less than half the time a join
-    of the same aggregates took to plan (and planning was most of the cost).
-    Plain SQL, built once: a poll that finds nothing changed should cost one
-    cheap statement, not the ORM compiling a dozen subqueries every time.
-    """
-    conference = f"{Conference._meta.db_table} WHERE id = %s"
-    orders = f"{Order._meta.db_table} WHERE conference_id = %s"
-    live_holds = f"{orders} AND status = '{Order.Status.PENDING.value}' AND hold_expires_at > %s"
-    counters = f"{SeatCounter._meta.db_table} WHERE conference_id = %s"
-    ticket_types = f"{TicketType._meta.db_table} WHERE conference_id = %s"
-    addons = f"{AddOn._meta.db_table} WHERE conference_id = %s"
-    blocked = f"{BlockedSeats._meta.db_table} WHERE conference_id = %s"
-    waiting_list = f"{WaitingListEntry._meta.db_table} WHERE conference_id = %s"
-    # Ticket types and add-ons have no timestamp: what the widgets show of them.
-    item_facts = [
-        "COUNT(*)",
-        "SUM(total_quantity)",
-        "SUM(CASE WHEN is_active THEN 1 ELSE 0 END)",
-        "SUM(LENGTH(name))",
-        "SUM(position)",
-    ]
-    facts = [
-        ("updated_at", conference),
-        ("MAX(updated_at)", orders),  # an index probe: order_conf_updated_idx
-        ("MIN(hold_expires_at)", live_holds),  # an index probe: order_live_hold_idx
-        ("COUNT(*)", counters),
-        ("SUM(seats)", counters),
-        *[(fact, ticket_types) for fact in item_facts],
-        ("MIN(available_from)", f"{ticket_types} AND available_from > %s"),
-        ("MIN(available_until)", f"{ticket_types} AND available_until > %s"),
-        *[(fact, addons) for fact in item_facts],
-        ("MAX(updated_at)", blocked),
-        ("COUNT(*)", blocked),
-        ("SUM(quantity)", blocked),
-        ("MAX(updated_at)", waiting_list),
-        ("COUNT(*)", waiting_list),
-    ]
-    sql = "SELECT " + ", ".join(f"(SELECT {fact} FROM {source})" for fact, source in facts)
-    # A placeholder after ">" is the moment; every other one is the conference.
-    placeholders = tuple(
-        "now" if before.endswith("> ") else "conference"
-        for _, source in facts
-        for before in source.split("%s")[:-1]
-    )
-    return sql, placeholders
-
-
-def dashboard_version(conference, *, now=None) -> str:
-    """A short string that changes whenever anything a dashboard widget shows may have changed.
-
-    One query that reads none of a conference's orders beyond two index probes:
-    the latest change of an order (``order_conf_updated_idx``) and the earliest
-    live hold's expiry (``order_live_hold_idx``). Besides those: the seat
-    counters, sold and held (so deleting a paid order or a held one shows;
-    ``expire_holds`` deleting emptied held counters changes it too, harmlessly),
-    the conference row, its ticket types and add-ons (which have no timestamp: count,
-    quantities, active flags, name lengths, positions), its blocked seats, its
-    waiting list (latest change of an entry and their count: joining, an offer,
-    leaving, a lapse), and the next sale-window boundary. The current minute is part of it too, so
-    time-relative figures (last hour, ages, the projection) refresh at least
-    once a minute. That minute is also the one bound on a change that leaves
-    no other trace: deleting an order that takes no seats (cancelled, expired:
-    an admin's doing; counting the orders to notice it would cost a pass over
-    all of them).
-    """
-    now = now or timezone.now()
-    moment = connection.ops.adapt_datetimefield_value(now)
-    pk = conference.pk
-    sql, placeholders = _version_sql()
-    params = [moment if placeholder == "now" else pk for placeholder in placeholders]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    minute = int(now.timestamp() // 60)
-    fingerprint = repr((row, minute)).encode()
-    return hashlib.blake2b(fingerprint, digest_size=10).hexdigest()

@@ -100,15 +100,6 @@ def test_unchanged_poll_is_cheap_and_renders_nothing(organizer_client, small_and
     assert counts[0] == counts[1] <= 4
 
 
-def test_version_is_a_single_query(small_and_large):
-    from capacity.dashboard import dashboard_version
-
-    for conference in small_and_large:
-        with CaptureQueriesContext(connection) as captured:
-            dashboard_version(conference)
-        assert len(captured) == 1
-
-
 def test_orders_table_queries_do_not_grow_with_orders(organizer_client, small_and_large):
     counts = []
     for conference in small_and_large:
