@@ -35,12 +35,10 @@ from .availability import (
     _availability,
     _catalogue_from_rows,
     _catalogue_statement,
-    _pk,
-    _seat_counts_from_rows,
-    _seat_counts_statement,
     get_availability,
 )
 from .rows import fetch_rows, instances_from_rows, select_sql
+from .seat_counts import _pk, _seat_counts_from_rows, _seat_counts_statement
 
 
 @functools.cache

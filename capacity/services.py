@@ -8,10 +8,10 @@ lines never take venue seats; they count against their add-on's own quantity
 under the same rule. Ticket lines whose ticket type was deleted still take
 venue seats. Blocked seats count as taken until released.
 
-The work is done in one module per job: ``capacity.availability`` (counting and
-the snapshot), ``capacity.locking`` (the conference lock), ``capacity.overrides``
-(capacity changes and blocked seats) and ``capacity.waiting`` (offering freed
-seats to the waiting list).
+The work is done in one module per job: ``capacity.seat_counts`` (counting),
+``capacity.availability`` (the snapshot), ``capacity.locking`` (the conference
+lock), ``capacity.overrides`` (capacity changes and blocked seats) and
+``capacity.waiting`` (offering freed seats to the waiting list).
 """
 
 from django.core.exceptions import ValidationError
@@ -24,12 +24,9 @@ from conference.models import Conference
 from .availability import (
     Availability,
     ItemAvailability,
-    SeatCounts,
     _remaining,
     conference_by_slug,
     conference_catalogue,
-    count_blocked_seats,
-    count_seats,
     get_availability,
     venue_refusal,
 )
@@ -49,6 +46,7 @@ from .overrides import (
     release_blocked_seats,
     whole_number,
 )
+from .seat_counts import SeatCounts, count_blocked_seats, count_seats
 
 __all__ = [
     "MAX_CAPACITY",

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from capacity.availability import count_buyer_held, get_availability
+from capacity.availability import get_availability
+from capacity.seat_counts import count_buyer_held
 
 from .models import AddOn, OrderLineItem, TicketType
 from .orders import whole_quantity
