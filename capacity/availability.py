@@ -46,8 +46,27 @@ def venue_refusal(conference, remaining, wanted) -> str | None:
     return f"Only {remaining} tickets remaining for {conference.name}."
 
 
+class SeatFigures:
+    """What the venue and each item derive from their capacity, sold, held,
+    blocked and remaining seats."""
+
+    @property
+    def taken(self):
+        return self.sold + self.held + self.blocked
+
+    @property
+    def sold_out(self):
+        return self.remaining == 0
+
+    @property
+    def percent_taken(self):
+        if not self.capacity:
+            return 0
+        return min(100, round(100 * self.taken / self.capacity))
+
+
 @dataclass(frozen=True)
-class ItemAvailability:
+class ItemAvailability(SeatFigures):
     """How many of one ticket type or add-on can be bought right now."""
 
     pk: int
@@ -71,26 +90,12 @@ class ItemAvailability:
     item: object = field(default=None, compare=False, repr=False)
 
     @property
-    def taken(self):
-        return self.sold + self.held + self.blocked
-
-    @property
-    def sold_out(self):
-        return self.remaining == 0
-
-    @property
     def on_sale(self):
         return self.sale_state == "on_sale"
 
     @property
     def low_stock(self):
         return self.remaining is not None and 0 < self.remaining <= self.low_stock_threshold
-
-    @property
-    def percent_taken(self):
-        if not self.capacity:
-            return 0
-        return min(100, round(100 * self.taken / self.capacity))
 
     def is_purchase_permitted(self, quantity) -> tuple[bool, str]:
         """(allowed, reason) for a newcomer buying ``quantity`` against this item's
@@ -129,7 +134,7 @@ def waiting_refusal(name, waiting) -> str:
 
 
 @dataclass(frozen=True)
-class Availability:
+class Availability(SeatFigures):
     """One conference's seats at one instant: the venue, each ticket type, each add-on."""
 
     conference: Conference
@@ -150,14 +155,6 @@ class Availability:
     free: int | None = None
 
     @property
-    def taken(self):
-        return self.sold + self.held + self.blocked
-
-    @property
-    def sold_out(self):
-        return self.remaining == 0
-
-    @property
     def low_stock(self):
         threshold = self.conference.low_stock_threshold
         return self.remaining is not None and 0 < self.remaining <= threshold
@@ -168,12 +165,6 @@ class Availability:
         if self.capacity is None:
             return 0
         return max(0, self.taken - self.capacity)
-
-    @property
-    def percent_taken(self):
-        if not self.capacity:
-            return 0
-        return min(100, round(100 * self.taken / self.capacity))
 
     def ticket_type(self, key):
         return next(item for item in self.ticket_types if key in (item.pk, item.slug))
