@@ -24,6 +24,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import parse_etags
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 from django_tables2 import RequestConfig
@@ -108,9 +109,14 @@ def _dashboard_context(request, conference, granularity, versions, *, moved, oob
         "can_override": (lambda: can_override(user)) if oob else can_override(user),
         "oob": oob,
         "moved": moved,
-        "etag": versions.etag(user.pk, granularity),
+        "etag": versions.etag(_viewer(request), granularity),
         "poll_seconds": versions.poll_seconds,
     }
+
+
+def _viewer(request) -> str:
+    # Widgets are drawn for one organizer in one language: either changing draws them anew.
+    return f"{request.user.pk}:{get_language()}"
 
 
 def _no_store(response):
@@ -142,13 +148,13 @@ def dashboard_poll(request, conference):
     """
     granularity = _granularity(request)
     versions = widget_versions(conference)
-    etag = versions.etag(request.user.pk, granularity)
+    etag = versions.etag(_viewer(request), granularity)
     if_none_match = request.headers.get("If-None-Match", "")
     if etag in parse_etags(if_none_match):
         response = HttpResponseNotModified()
         response["ETag"] = etag
         return _no_store(response)
-    moved = versions.moved(if_none_match, request.user.pk, granularity)
+    moved = versions.moved(if_none_match, _viewer(request), granularity)
     context = _dashboard_context(request, conference, granularity, versions, moved=moved, oob=True)
     response = render(request, "capacity/dashboard.html#poll", context)
     response["ETag"] = etag

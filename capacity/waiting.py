@@ -77,6 +77,7 @@ def _make_offer(conference, entry, item, now) -> Order:
         status=Order.Status.PENDING,
         hold_expires_at=now + timedelta(minutes=conference.waiting_list_offer_minutes),
         total=ticket_type.price * entry.quantity,
+        language=entry.language,
     )
     OrderLineItem.objects.create(
         order=order,

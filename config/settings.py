@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The reader's language: the switcher's cookie, else the browser's Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -98,6 +100,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Every template translates and formats money without a {% load %}.
+            "builtins": ["django.templatetags.i18n", "conference.templatetags.money"],
         },
     },
 ]
@@ -163,10 +167,20 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/login_locked.html"
 
-LANGUAGE_CODE = "en-us"
+# Pages, forms, messages and emails speak the reader's language; the catalogues
+# are locale/<lang>/LC_MESSAGES/django.po, compiled by `make run` and `make test`.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Each language's named date formats (DATE_FORMAT, SHORT_DATETIME_FORMAT, ...).
+FORMAT_MODULE_PATH = ["config.formats"]
+LANGUAGE_COOKIE_SECURE = PRODUCTION
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Prices are in this ISO 4217 currency, written the reader's way ("€149.00", "149,00 €").
+SEATKEEPER_CURRENCY = os.environ.get("SEATKEEPER_CURRENCY", "EUR")
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

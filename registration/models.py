@@ -10,7 +10,8 @@ import secrets
 from django.db import models
 from django.db.models.functions import Upper
 from django.urls import reverse
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
 
 from conference.models import Conference
 
@@ -21,6 +22,12 @@ REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 def new_reference():
     body = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
     return f"SK-{body[:4]}-{body[4:]}"
+
+
+def active_language() -> str:
+    """The language the person is reading in (LocaleMiddleware's choice in a
+    request), kept with what they make so their emails speak it too."""
+    return translation.get_language() or settings.LANGUAGE_CODE
 
 
 def new_order_secret():
@@ -137,6 +144,7 @@ class Order(models.Model):
         default=False, help_text="Issued by an organizer, free of charge, possibly over capacity."
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    language = models.CharField(max_length=16, default=active_language, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     # Set once, by the conditional update that claims the bank-transfer reminder.
@@ -303,6 +311,7 @@ class WaitingListEntry(models.Model):
     email = models.EmailField()
     name = models.CharField(max_length=200)
     quantity = models.PositiveIntegerField(default=1)
+    language = models.CharField(max_length=16, default=active_language, editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
     order = models.ForeignKey(
         Order,

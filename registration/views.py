@@ -18,8 +18,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.cache import quote_etag
+from django.utils.cache import patch_vary_headers, quote_etag
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -68,6 +69,13 @@ def _live_context(conference, availability, offers):
         "offers": [offer for offer in offers if offer.is_listed],
         "waiting_any_max": WaitingListEntry.ANY_MAX_QUANTITY,
     }
+
+
+def _public_html(response):
+    """Public caching for a page drawn in the reader's language, which the
+    language cookie chooses as well as Accept-Language (LocaleMiddleware's Vary)."""
+    patch_vary_headers(public_cache_control(response), ["Cookie"])
+    return response
 
 
 def _live_version(public, poll_seconds) -> str:
@@ -198,7 +206,7 @@ def _live_state(public):
         )
         return html, public_poll_seconds(conference)
 
-    return cached_for_conference("ticket-page", public, compute)
+    return cached_for_conference(f"ticket-page-{get_language()}", public, compute)
 
 
 @require_safe
@@ -212,12 +220,12 @@ def live_availability(request, slug):
     html, poll_seconds = _live_state(public)
     version = _live_version(public, poll_seconds)
     if request.htmx and request.GET.get("version") == version:
-        return public_cache_control(HttpResponse(status=204))
+        return _public_html(HttpResponse(status=204))
     poller = render_to_string(
         f"{TICKET_PAGE}#poller",
         {"slug": slug, "live_version": version, "poll_seconds": poll_seconds},
     )
-    return public_cache_control(HttpResponse(poller + html))
+    return _public_html(HttpResponse(poller + html))
 
 
 @xframe_options_exempt
@@ -242,9 +250,10 @@ def embed_banner(request, slug):
         }
         return render_to_string(f"{EMBED_BANNER}#banner", context), poll_seconds
 
-    banner, poll_seconds = cached_for_conference("embed-banner", public, compute)
+    banner, poll_seconds = cached_for_conference(f"embed-banner-{get_language()}", public, compute)
     # The banner alone (htmx's poll) and the page (a frame) are two answers.
-    etag = f"{_live_version(public, poll_seconds)}-{'banner' if request.htmx else 'page'}"
+    kind = "banner" if request.htmx else "page"
+    etag = f"{_live_version(public, poll_seconds)}-{kind}-{get_language()}"
     if unchanged := unchanged_since(request, etag):
         return unchanged
     if request.htmx:
@@ -253,7 +262,7 @@ def embed_banner(request, slug):
         context = {"conference_name": conference.name, "banner": mark_safe(banner)}
         response = render(request, EMBED_BANNER, context)
     response["ETag"] = quote_etag(etag)
-    return public_cache_control(response)
+    return _public_html(response)
 
 
 # --- the order page -----------------------------------------------------------

@@ -9,7 +9,10 @@
      an unchanged poll is a bodiless 304; "Updated …" stays honest; a failed poll
      says so instead of going stale quietly.
    - The orders page (#orders-filter): search as you type and filter on change,
-     through the form's own hx-get. */
+     through the form's own hx-get.
+   - The language switcher ([data-language-switcher]) reloads the page in another
+     language: what was typed in a form marked data-keep-on-language-switch comes
+     along (in sessionStorage, for that page only), so switching loses nothing. */
 (function () {
   "use strict";
 
@@ -85,9 +88,40 @@
     });
   }
 
+  var TYPED_KEY = "seatkeeper-typed:" + location.pathname;
+  function keptFields() {
+    return document.querySelectorAll(
+      "form[data-keep-on-language-switch] input:not([type=hidden]):not([type=submit]), " +
+      "form[data-keep-on-language-switch] textarea, form[data-keep-on-language-switch] select"
+    );
+  }
+  function keepTypedAcrossLanguageSwitch() {
+    document.addEventListener("submit", function (event) {
+      if (!event.target.matches("[data-language-switcher]")) { return; }
+      var typed = {};
+      keptFields().forEach(function (field) {
+        if (field.name && field.value !== "") { typed[field.name] = field.value; }
+      });
+      try { sessionStorage.setItem(TYPED_KEY, JSON.stringify(typed)); } catch (error) { /* private mode */ }
+    });
+    var stored = null;
+    try {
+      stored = sessionStorage.getItem(TYPED_KEY);
+      sessionStorage.removeItem(TYPED_KEY);
+    } catch (error) { return; }
+    if (!stored) { return; }
+    var typed = JSON.parse(stored);
+    keptFields().forEach(function (field) {
+      if (!field.disabled && Object.prototype.hasOwnProperty.call(typed, field.name)) {
+        field.value = typed[field.name];
+      }
+    });
+  }
+
   function start() {
     dashboard();
     ordersFilter();
+    keepTypedAcrossLanguageSwitch();
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
