@@ -7,10 +7,10 @@ refunding orders happens in ``registration.services``; counting seats in
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Upper
 from django.urls import reverse
-from django.conf import settings
 from django.utils import timezone, translation
 
 from conference.models import Conference
