@@ -6,6 +6,7 @@ The task functions read their rows afresh and send nothing when the email no
 longer applies (the order refunded, the offer taken back, the transfer paid).
 """
 
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 
@@ -14,7 +15,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
 from capacity.locking import pausing_before_first_write
@@ -38,24 +41,35 @@ def _site_url(path) -> str:
     return settings.SEATKEEPER_SITE_URL.rstrip("/") + path
 
 
-def _currency() -> str:
-    return getattr(settings, "SEATKEEPER_CURRENCY_SYMBOL", "€")
+@contextmanager
+def _as_the_reader(language, conference):
+    """Write in ``language`` (the buyer's, kept with the order or entry), with dates
+    and times in the conference's time zone."""
+    with translation.override(language), timezone.override(conference.timezone):
+        yield
 
 
 def _send(*, subject, template, context, to) -> int:
-    """Render ``template`` .txt and .html in the conference's time zone and send them."""
-    with timezone.override(context["conference"].timezone):
-        body = render_to_string(f"email/{template}.txt", context)
-        html = render_to_string(f"email/{template}.html", context)
+    """Render ``template`` .txt and .html and send them; call under ``_as_the_reader``."""
+    body = render_to_string(f"email/{template}.txt", context)
+    html = render_to_string(f"email/{template}.html", context)
     message = EmailMultiAlternatives(subject=" ".join(subject.split()), body=body, to=to)
     message.attach_alternative(html, "text/html")
     return message.send()
 
 
 def _deadline(order) -> str:
-    """When an order's hold ends, in the conference's time zone, for a subject line."""
+    """When an order's hold ends, in the conference's time zone, for a subject line
+    (written the active language's way)."""
     with timezone.override(order.conference.timezone):
-        return timezone.localtime(order.hold_expires_at).strftime("%d %b %Y %H:%M %Z")
+        return date_format(timezone.localtime(order.hold_expires_at), "DATETIME_FORMAT")
+
+
+def bank_transfer_details() -> str:
+    """Where a bank transfer goes, as the attendee is told."""
+    return getattr(settings, "SEATKEEPER_BANK_TRANSFER_DETAILS", None) or _(
+        "the organizer's bank account"
+    )
 
 
 # --- the payment confirmation ---------------------------------------------------
@@ -79,15 +93,16 @@ def send_order_confirmation(order_pk) -> int:
         "order": order,
         "conference": order.conference,
         "lines": list(order.lines.all()),
-        "currency": _currency(),
         "order_url": _site_url(order.get_absolute_url()),
     }
-    return _send(
-        subject=f"Your tickets for {order.conference.name} ({order.reference})",
-        template="order_confirmation",
-        context=context,
-        to=[order.email],
-    )
+    with _as_the_reader(order.language, order.conference):
+        return _send(
+            subject=_("Your tickets for %(conference)s (%(reference)s)")
+            % {"conference": order.conference.name, "reference": order.reference},
+            template="order_confirmation",
+            context=context,
+            to=[order.email],
+        )
 
 
 def confirm_payment_on_commit(order) -> None:
@@ -119,15 +134,16 @@ def send_waiting_list_offer(entry_pk) -> int:
         "conference": entry.conference,
         "lines": lines,
         "seats": sum(line.quantity for line in lines),
-        "currency": _currency(),
         "order_url": _site_url(order.get_absolute_url()),
     }
-    return _send(
-        subject=f"Seats for {entry.conference.name} are held for you until {_deadline(order)}",
-        template="waiting_list_offer",
-        context=context,
-        to=[entry.email],
-    )
+    with _as_the_reader(entry.language, entry.conference):
+        return _send(
+            subject=_("Seats for %(conference)s are held for you until %(deadline)s")
+            % {"conference": entry.conference.name, "deadline": _deadline(order)},
+            template="waiting_list_offer",
+            context=context,
+            to=[entry.email],
+        )
 
 
 def send_waiting_list_offer_on_commit(entry) -> None:
@@ -149,24 +165,24 @@ def send_transfer_reminder(order_pk) -> int:
     order = _transfer_pending().select_related("conference").filter(pk=order_pk).first()
     if order is None or not order.hold_is_live():
         return 0
-    context = {
-        "order": order,
-        "conference": order.conference,
-        "currency": _currency(),
-        "bank_details": getattr(
-            settings, "SEATKEEPER_BANK_TRANSFER_DETAILS", "the organizer's bank account"
-        ),
-        "order_url": _site_url(order.get_absolute_url()),
-    }
-    return _send(
-        subject=(
-            f"Reminder: transfer {order.reference} for {order.conference.name} "
-            f"by {_deadline(order)}"
-        ),
-        template="transfer_reminder",
-        context=context,
-        to=[order.email],
-    )
+    with _as_the_reader(order.language, order.conference):
+        context = {
+            "order": order,
+            "conference": order.conference,
+            "bank_details": bank_transfer_details(),
+            "order_url": _site_url(order.get_absolute_url()),
+        }
+        return _send(
+            subject=_("Reminder: transfer %(reference)s for %(conference)s by %(deadline)s")
+            % {
+                "reference": order.reference,
+                "conference": order.conference.name,
+                "deadline": _deadline(order),
+            },
+            template="transfer_reminder",
+            context=context,
+            to=[order.email],
+        )
 
 
 def send_due_transfer_reminders(now=None) -> int:

@@ -3,10 +3,11 @@ waiting-list offer and the bank-transfer reminder."""
 
 import pydoc
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_q.brokers import get_broker
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
@@ -79,6 +80,26 @@ def test_a_payment_queues_its_confirmation_when_it_commits_and_a_rollback_queues
     assert message.to == ["ada@example.com"] and order.reference in message.subject
 
 
+def test_an_order_placed_in_german_is_confirmed_in_german(
+    regular, mailoutbox, django_capture_on_commit_callbacks
+):
+    regular.price = Decimal("149.00")
+    regular.save(update_fields=["price"])
+    with translation.override("de"):
+        order = place(regular, 1)
+    assert order.language == "de"
+
+    # Paid later, by a request (or an organizer) reading in English.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mark_paid(order, provider="demo")
+
+    (message,) = mailoutbox
+    for body in (message.body, message.alternatives[0].content):
+        assert "149,00" in body and "€149.00" not in body
+        assert "1. Juni 2027" in body and "June" not in body
+    assert 'lang="de"' in message.alternatives[0].content
+
+
 def test_the_confirmation_task_sends_nothing_once_the_order_is_refunded(
     regular, mailoutbox, django_capture_on_commit_callbacks
 ):
@@ -137,7 +158,7 @@ def test_the_offer_email_has_the_link_the_seats_and_the_deadline_in_the_conferen
     (message,) = mailoutbox
     assert message.to == ["ada@example.com"]
     assert "MailConf" in message.subject
-    assert "held for you until 01 May 2027 12:00 CEST" in message.subject
+    assert "held for you until 1 May 2027, 12:00 CEST" in message.subject
     link = "http://127.0.0.1:8000" + offer.order.get_absolute_url()
     html = message.alternatives[0].content
     for body in (message.body, html):
@@ -146,6 +167,20 @@ def test_the_offer_email_has_the_link_the_seats_and_the_deadline_in_the_conferen
         assert "2 seats in all" in body
         assert "1 May 2027, 12:00 CEST" in body  # 10:00 UTC in Berlin
     assert f'href="{link}"' in html
+
+
+def test_the_offer_email_is_written_the_way_the_entrys_language_writes_dates(
+    offer, before_the_deadline, mailoutbox
+):
+    WaitingListEntry.objects.filter(pk=offer.pk).update(language="de")
+
+    assert send_waiting_list_offer(offer.pk) == 1
+
+    (message,) = mailoutbox
+    assert "1. Mai 2027, 12:00 CEST" in message.subject
+    for body in (message.body, message.alternatives[0].content):
+        assert "1. Mai 2027, 12:00 CEST" in body
+        assert "200,00" in body  # the Regular line: 2 × 100,00 €
 
 
 @pytest.mark.parametrize(
