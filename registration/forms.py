@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from capacity.numbers import WholeNumberField
 from capacity.services import Availability, ItemAvailability, conference_catalogue
@@ -103,9 +105,12 @@ class QuantityField(WholeNumberField):
             max_value=QUANTITY_CEILING,
             label=item_name,
             error_messages={
-                "invalid": f"Enter a whole number for {item_name}, or leave it empty.",
-                "min_value": f"The quantity for {item_name} cannot be negative.",
-                "max_value": f"{QUANTITY_CEILING} is far more {item_name} than one order can hold.",
+                "invalid": _("Enter a whole number for %(item)s, or leave it empty.")
+                % {"item": item_name},
+                "min_value": _("The quantity for %(item)s cannot be negative.")
+                % {"item": item_name},
+                "max_value": _("%(ceiling)s is far more %(item)s than one order can hold.")
+                % {"ceiling": QUANTITY_CEILING, "item": item_name},
             },
             **kwargs,
         )
@@ -114,18 +119,18 @@ class QuantityField(WholeNumberField):
 class OrderForm(forms.Form):
     name = forms.CharField(
         max_length=200,
-        label="Your name",
+        label=gettext_lazy("Your name"),
         error_messages={
-            "required": "Enter your name.",
-            "max_length": "Your name is too long (200 characters at most).",
+            "required": gettext_lazy("Enter your name."),
+            "max_length": gettext_lazy("Your name is too long (200 characters at most)."),
         },
     )
     email = forms.EmailField(
-        label="Email",
+        label=gettext_lazy("Email"),
         max_length=254,
         error_messages={
-            "required": "Enter your email address.",
-            "invalid": "Enter a valid email address.",
+            "required": gettext_lazy("Enter your email address."),
+            "invalid": gettext_lazy("Enter a valid email address."),
         },
     )
 
@@ -139,11 +144,14 @@ class OrderForm(forms.Form):
     def clean(self):
         known = set(self.fields)
         for key in self.data:
-            kind, _, slug = key.partition("-")
+            kind, _dash, slug = key.partition("-")
             if kind in ("ticket", "addon") and slug and key not in known:
-                noun = "ticket type" if kind == "ticket" else "add-on"
+                if kind == "ticket":
+                    message = _("There is no ticket type called “%(slug)s” at %(conference)s.")
+                else:
+                    message = _("There is no add-on called “%(slug)s” at %(conference)s.")
                 self.add_error(
-                    None, f"There is no {noun} called “{slug[:80]}” at {self.conference.name}."
+                    None, message % {"slug": slug[:80], "conference": self.conference.name}
                 )
         return super().clean()
 

@@ -11,18 +11,22 @@ setting, a list of provider names in the order they are shown.
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from conference.templatetags.money import format_money
 
 from . import services
+from .emails import bank_transfer_details
 from .models import Order
 
 
-def currency_symbol() -> str:
-    return getattr(settings, "SEATKEEPER_CURRENCY_SYMBOL", "€")
-
-
 class PaymentProvider:
-    """What every provider offers. Subclasses set the names and implement ``pay``."""
+    """What every provider offers. Subclasses set the names and implement ``pay``.
+
+    ``label`` (translated lazily) names the provider on the pay step; ``pay_button``
+    is its button's words.
+    """
 
     name = ""
     label = ""
@@ -32,20 +36,30 @@ class PaymentProvider:
         """What the attendee should do to pay, shown next to the provider's label."""
         return ""
 
+    def pay_button(self, order: Order) -> str:
+        """The words on the button that pays ``order`` this way."""
+        return _("Pay %(amount)s with %(provider)s") % {
+            "amount": format_money(order.total),
+            "provider": self.label,
+        }
+
     def pay(self, order: Order) -> Order:
         """Pay ``order`` now and return it, or raise ValidationError saying why not."""
-        raise ValidationError(f"{self.label} cannot be paid online.")
+        raise ValidationError(_("%(provider)s cannot be paid online.") % {"provider": self.label})
 
 
 class DemoProvider(PaymentProvider):
     """Pays at once, with no money involved. For demos and development."""
 
     name = "demo"
-    label = "Demo payment"
+    label = gettext_lazy("Demo payment")
     pays_online = True
 
     def instructions(self, order):
-        return "Pays at once; no money changes hands. For trying Seatkeeper out."
+        return _("Pays at once; no money changes hands. For trying Seatkeeper out.")
+
+    def pay_button(self, order):
+        return _("Pay %(amount)s with demo payment") % {"amount": format_money(order.total)}
 
     def pay(self, order):
         # A late payment (hold lapsed) is re-checked by mark_paid under the lock.
@@ -56,19 +70,28 @@ class ManualProvider(PaymentProvider):
     """Bank transfer: the attendee transfers the money, an organizer marks the order paid."""
 
     name = "manual"
-    label = "Bank transfer"
+    label = gettext_lazy("Bank transfer")
     pays_online = False
 
     def instructions(self, order):
-        details = getattr(
-            settings, "SEATKEEPER_BANK_TRANSFER_DETAILS", "the organizer's bank account"
-        )
-        amount = currency_symbol() + number_format(order.total, decimal_pos=2)
-        return (
-            f"Transfer {amount} to {details}, quoting {order.reference}. "
-            "The organizer marks your order paid when the money arrives. Choosing "
-            f"bank transfer holds your seats for {order.conference.bank_transfer_days} days."
-        )
+        days = order.conference.bank_transfer_days
+        return ngettext(
+            "Transfer %(amount)s to %(details)s, quoting %(reference)s. The organizer "
+            "marks your order paid when the money arrives. Choosing bank transfer holds "
+            "your seats for %(days)s day.",
+            "Transfer %(amount)s to %(details)s, quoting %(reference)s. The organizer "
+            "marks your order paid when the money arrives. Choosing bank transfer holds "
+            "your seats for %(days)s days.",
+            days,
+        ) % {
+            "amount": format_money(order.total),
+            "details": bank_transfer_details(),
+            "reference": order.reference,
+            "days": days,
+        }
+
+    def pay_button(self, order):
+        return _("Pay by bank transfer")
 
     def pay(self, order):
         # Nothing is paid yet: the hold is lengthened to the transfer's deadline.

@@ -19,8 +19,10 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers, quote_etag
+from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -96,7 +98,6 @@ def _render_ticket_page(request, public, availability, offers, form, status=200)
         "slug": conference.slug,
         "live_version": _live_version(public, poll_seconds),
         "poll_seconds": poll_seconds,
-        "currency": payments.currency_symbol(),
     }
     return render(request, TICKET_PAGE, context, status=status)
 
@@ -297,10 +298,12 @@ def _order_context(order, *, errors=()):
         "hold_lapsed": can_pay and not hold_live,
         "from_waiting_list": order.waiting_list_entries.exists(),
         "can_pay": can_pay,
-        "pay_options": [(provider, provider.instructions(order)) for provider in providers],
+        "pay_options": [
+            (provider, provider.instructions(order), provider.pay_button(order))
+            for provider in providers
+        ],
         "errors": errors,
         "poll_seconds": _poll_seconds(),
-        "currency": payments.currency_symbol(),
     }
 
 
@@ -322,11 +325,13 @@ def pay_order(request, slug, reference, secret):
     """Pay through the chosen provider; a refused (e.g. late) payment shows why."""
     order = _order_or_404(slug, reference, secret)
     if order.status in Order.COMMITTED_STATUSES:
-        messages.info(request, f"Order {order.reference} is already paid.")
+        messages.info(
+            request, _("Order %(reference)s is already paid.") % {"reference": order.reference}
+        )
         return redirect(order)
     provider = payments.get_provider(request.POST.get("provider", ""))
     if provider is None:
-        errors, status = ["Choose one of the payment methods offered for this order."], 400
+        errors, status = [_("Choose one of the payment methods offered for this order.")], 400
     else:
         try:
             order = provider.pay(order)
@@ -336,14 +341,20 @@ def pay_order(request, slug, reference, secret):
             if order.status in Order.COMMITTED_STATUSES:
                 messages.success(
                     request,
-                    f"Thank you: order {order.reference} is paid. "
-                    f"A confirmation is on its way to {order.email}.",
+                    _(
+                        "Thank you: order %(reference)s is paid. "
+                        "A confirmation is on its way to %(email)s."
+                    )
+                    % {"reference": order.reference, "email": order.email},
                 )
             else:
                 messages.success(
                     request,
-                    f"Bank transfer chosen: your seats are held until "
-                    f"{_deadline(order)} for the money to arrive.",
+                    _(
+                        "Bank transfer chosen: your seats are held until "
+                        "%(deadline)s for the money to arrive."
+                    )
+                    % {"deadline": _deadline(order)},
                 )
             return redirect(order)
     order.refresh_from_db()
@@ -353,7 +364,7 @@ def pay_order(request, slug, reference, secret):
 def _deadline(order) -> str:
     """When an order's hold ends, in the conference's time zone, for a sentence."""
     with timezone.override(order.conference.timezone):
-        return timezone.localtime(order.hold_expires_at).strftime("%d %b %Y %H:%M %Z")
+        return date_format(timezone.localtime(order.hold_expires_at), "DATETIME_FORMAT")
 
 
 @cache_control(private=True, no_store=True)
@@ -362,14 +373,18 @@ def release_order(request, slug, reference, secret):
     """The buyer gives back the seats of an unpaid order, once they confirm it."""
     order = _order_or_404(slug, reference, secret)
     if not request.POST.get("confirm"):
-        errors, status = ["Tick the box to confirm that you give these seats back."], 400
+        errors, status = [_("Tick the box to confirm that you give these seats back.")], 400
     else:
         try:
             services.release_order(order)
         except ValidationError as error:
             errors, status = error.messages, 409
         else:
-            messages.success(request, f"Order {order.reference} is cancelled; its seats are free.")
+            messages.success(
+                request,
+                _("Order %(reference)s is cancelled; its seats are free.")
+                % {"reference": order.reference},
+            )
             return redirect(order)
     order.refresh_from_db()
     return render(request, ORDER_PAGE, _order_context(order, errors=errors), status=status)

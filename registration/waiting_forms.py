@@ -7,6 +7,8 @@ conference lock, never here.
 """
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from capacity.numbers import WholeNumberField
 
@@ -32,7 +34,8 @@ def waited_for(conference, value) -> TicketType | None:
         ticket_type = TicketType.objects.filter(conference=conference, slug=slug).first()
     if ticket_type is None:
         raise forms.ValidationError(
-            f"There is no ticket type called “{slug[:80]}” at {conference.name}.",
+            _("There is no ticket type called “%(slug)s” at %(conference)s.")
+            % {"slug": slug[:80], "conference": conference.name},
             code="unknown_ticket_type",
         )
     return ticket_type
@@ -43,12 +46,15 @@ class WaitingListForm(forms.Form):
         min_value=1,
         max_value=QUANTITY_CEILING,
         initial=1,
-        label="Seats",
+        label=gettext_lazy("Seats"),
         error_messages={
-            "required": "Enter how many seats you want: 1 or more.",
-            "invalid": "Enter the number of seats as a whole number.",
-            "min_value": "Enter how many seats you want: 1 or more.",
-            "max_value": f"{QUANTITY_CEILING} seats is far more than one person can wait for.",
+            "required": gettext_lazy("Enter how many seats you want: 1 or more."),
+            "invalid": gettext_lazy("Enter the number of seats as a whole number."),
+            "min_value": gettext_lazy("Enter how many seats you want: 1 or more."),
+            # Django fills in limit_value: QUANTITY_CEILING.
+            "max_value": gettext_lazy(
+                "%(limit_value)s seats is far more than one person can wait for."
+            ),
         },
     )
     # The same fields, and the same words, as the order form's.

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
@@ -37,7 +38,7 @@ def _join_context(conference, form, ticket_type, *, known=True):
     the posted ticket type is not one of the conference's."""
     if ticket_type is None:
         key, value, most = "any", ANY_TICKET_TYPE, WaitingListEntry.ANY_MAX_QUANTITY
-        what = "any ticket type" if known else None
+        what = _("any ticket type") if known else None
     else:
         key, value, most = f"ticket-{ticket_type.slug}", ticket_type.slug, ticket_type.max_per_order
         what = ticket_type.name
@@ -142,14 +143,18 @@ def leave_waiting_list(request, slug, pk, secret):
     offered to them go to the next in line."""
     entry = _entry_or_404(slug, pk, secret)
     if not request.POST.get("confirm"):
-        errors, status = ["Tick the box to confirm that you leave the waiting list."], 400
+        errors, status = [_("Tick the box to confirm that you leave the waiting list.")], 400
     else:
         try:
             services.leave_waiting_list(entry)
         except ValidationError as error:
             errors, status = error.messages, 409
         else:
-            messages.success(request, f"You left the waiting list for {entry.conference.name}.")
+            messages.success(
+                request,
+                _("You left the waiting list for %(conference)s.")
+                % {"conference": entry.conference.name},
+            )
             return redirect(entry)
     entry.refresh_from_db()
     return render(request, ENTRY_PAGE, _entry_context(entry, errors=errors), status=status)
