@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from capacity.locking import locked_conference
 
@@ -26,14 +27,15 @@ def _unpaid_under_lock(order, refusal):
     (locked conference, now, whether its hold is live).
 
     Refuses with ValidationError anything but a PENDING or EXPIRED order
-    (``refusal``, formatted with the order's ``reference`` and ``status``), and
+    (``refusal``, translated, formatted with the order's ``reference`` and ``status``), and
     a lapsed hold whose seats are no longer free.
     """
     with locked_conference(order.conference_id) as locked:
         order.refresh_from_db()
         if order.status not in (Order.Status.PENDING, Order.Status.EXPIRED):
             raise ValidationError(
-                refusal.format(reference=order.reference, status=order.get_status_display().lower())
+                refusal
+                % {"reference": order.reference, "status": order.get_status_display().lower()}
             )
         now = timezone.now()
         live = order.hold_is_live(now)
@@ -46,7 +48,7 @@ def _check_extension(minutes):
     if isinstance(minutes, bool) or not isinstance(minutes, int):
         minutes = None
     if minutes is None or not 1 <= minutes <= MAX_EXTENSION:
-        raise ValidationError("Extend a hold by 1 minute to 30 days.")
+        raise ValidationError(_("Extend a hold by 1 minute to 30 days."))
 
 
 def extend_hold(order, *, minutes=None) -> Order:
@@ -58,7 +60,7 @@ def extend_hold(order, *, minutes=None) -> Order:
     """
     if minutes is not None:
         _check_extension(minutes)
-    refusal = "Only pending orders have a hold; {reference} is {status}."
+    refusal = _("Only pending orders have a hold; %(reference)s is %(status)s.")
     with _unpaid_under_lock(order, refusal) as (conference, now, live):
         if minutes is None:
             minutes = conference.hold_minutes
@@ -80,7 +82,7 @@ def choose_bank_transfer(order) -> Order:
     re-checked like a late payment and refused with ValidationError when its
     seats are gone. Only pending (or expired) orders can choose.
     """
-    refusal = "Order {reference} is {status}; there is nothing to transfer."
+    refusal = _("Order %(reference)s is %(status)s; there is nothing to transfer.")
     with _unpaid_under_lock(order, refusal) as (conference, now, live):
         deadline = now + timedelta(days=conference.bank_transfer_days)
         if live and order.hold_expires_at > deadline:

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from conference.models import Conference
 
@@ -116,12 +117,12 @@ class AddOn(models.Model):
 
 class Order(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending payment"
-        PAID = "paid", "Paid"
-        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
-        REFUNDED = "refunded", "Refunded"
-        CANCELLED = "cancelled", "Cancelled"
-        EXPIRED = "expired", "Expired"
+        PENDING = "pending", _("Pending payment")
+        PAID = "paid", _("Paid")
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+        REFUNDED = "refunded", _("Refunded")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
 
     # Statuses whose ticket lines take seats for good (a PENDING order takes them
     # only while its hold lasts).
@@ -287,11 +288,11 @@ class WaitingListEntry(models.Model):
     """
 
     class Status(models.TextChoices):
-        WAITING = "waiting", "Waiting"
-        OFFERED = "offered", "Seats offered"
-        ACCEPTED = "accepted", "Accepted"
-        EXPIRED = "expired", "Offer expired"
-        LEFT = "left", "Left the list"
+        WAITING = "waiting", _("Waiting")
+        OFFERED = "offered", _("Seats offered")
+        ACCEPTED = "accepted", _("Accepted")
+        EXPIRED = "expired", _("Offer expired")
+        LEFT = "left", _("Left the list")
 
     LIVE_STATUSES = (Status.WAITING, Status.OFFERED)
     # Most seats one entry for "any ticket type" may wait for.

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
 
 from capacity.numbers import parse_whole_number
 
@@ -11,7 +12,9 @@ def whole_quantity(value, name) -> int:
     (plain ASCII digits only: ``capacity.numbers``)."""
     number = parse_whole_number(value)
     if number is None:
-        raise ValidationError(f"The quantity for {name} must be a whole number.")
+        raise ValidationError(
+            _("The quantity for %(name)s must be a whole number.") % {"name": name}
+        )
     return number
 
 
@@ -21,13 +24,13 @@ def clean_buyer(email, name) -> tuple[str, str]:
     email = (email or "").strip()
     problems = []
     if not name:
-        problems.append("Enter your name.")
+        problems.append(_("Enter your name."))
     elif len(name) > 200:
-        problems.append("Your name is too long (200 characters at most).")
+        problems.append(_("Your name is too long (200 characters at most)."))
     try:
         validate_email(email)
     except ValidationError:
-        problems.append("Enter a valid email address.")
+        problems.append(_("Enter a valid email address."))
     if problems:
         raise ValidationError(problems)
     return email, name

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from capacity.availability import get_availability
 from capacity.seat_counts import count_buyer_held
@@ -35,6 +38,9 @@ class RequestedLine:
 def resolve_lines(model, conference, wanted, noun, known=None):
     """Turn ``{item or pk: quantity}`` into RequestedLines, refusing foreign or unknown items.
 
+    ``noun``: what an item is called in a quantity's refusal ("ticket type" or
+    "add-on", translated by the caller).
+
     ``known``: the conference's ticket types or add-ons as a snapshot taken under
     the lock lists them; items found there are not loaded again. Anything else is
     looked up, only to say why it cannot be ordered.
@@ -45,7 +51,11 @@ def resolve_lines(model, conference, wanted, noun, known=None):
         try:
             pk = int(pk)
         except (TypeError, ValueError):
-            raise ValidationError(f"Unknown {noun}: {key!r}.") from None
+            if model is TicketType:
+                message = _("Unknown ticket type: %(key)s.")
+            else:
+                message = _("Unknown add-on: %(key)s.")
+            raise ValidationError(message % {"key": repr(key)}) from None
         label = key.name if isinstance(key, model) else f"{noun} {key}"
         quantities[pk] = quantities.get(pk, 0) + whole_quantity(quantity, label)
     items = {state.pk: state.item for state in known or () if state.pk in quantities}
@@ -57,9 +67,16 @@ def resolve_lines(model, conference, wanted, noun, known=None):
     for pk, quantity in quantities.items():
         item = items.get(pk)
         if item is None:
-            raise ValidationError(f"Unknown {noun} (id {pk}).")
+            if model is TicketType:
+                message = _("Unknown ticket type (id %(pk)s).")
+            else:
+                message = _("Unknown add-on (id %(pk)s).")
+            raise ValidationError(message % {"pk": pk})
         if item.conference_id != conference.pk:
-            raise ValidationError(f"{item.name} is not sold for {conference.name}.")
+            raise ValidationError(
+                _("%(item)s is not sold for %(conference)s.")
+                % {"item": item.name, "conference": conference.name}
+            )
         kind = OrderLineItem.Kind.TICKET if model is TicketType else OrderLineItem.Kind.ADDON
         lines.append(RequestedLine(item=item, quantity=quantity, kind=kind))
     return lines
@@ -76,8 +93,10 @@ def check_lines(conference, lines, now, *, check_sale=True, availability=None):
     addons = [line for line in lines if line.kind == OrderLineItem.Kind.ADDON]
     if not tickets:
         if addons:
-            raise ValidationError("Add-ons can only be ordered together with at least one ticket.")
-        raise ValidationError("Choose at least one ticket.")
+            raise ValidationError(
+                _("Add-ons can only be ordered together with at least one ticket.")
+            )
+        raise ValidationError(_("Choose at least one ticket."))
 
     availability = availability or get_availability(conference, now=now)
     addon_max = settings.SEATKEEPER_ADDON_MAX_PER_ORDER
@@ -86,7 +105,9 @@ def check_lines(conference, lines, now, *, check_sale=True, availability=None):
         if item is None:
             continue
         if line.quantity < 1:
-            problems.append(f"Choose at least 1 of {item.name}, or leave it out.")
+            problems.append(
+                _("Choose at least 1 of %(item)s, or leave it out.") % {"item": item.name}
+            )
             continue
         if line.kind == OrderLineItem.Kind.TICKET:
             state = availability.ticket_type(item.pk)
@@ -95,7 +116,9 @@ def check_lines(conference, lines, now, *, check_sale=True, availability=None):
             state = availability.addon(item.pk)
             most = addon_max
         if line.quantity > most:
-            problems.append(f"At most {most} of {item.name} per order.")
+            problems.append(
+                _("At most %(most)s of %(item)s per order.") % {"most": most, "item": item.name}
+            )
             continue
         if check_sale and not state.on_sale:
             problems.append(not_on_sale_message(item, state.sale_state))
@@ -113,11 +136,11 @@ def check_lines(conference, lines, now, *, check_sale=True, availability=None):
 
 def not_on_sale_message(item, sale_state):
     if sale_state == "not_yet":
-        when = timezone.localtime(item.available_from).strftime("%d %b %Y %H:%M")
-        return f"{item.name} is not on sale yet (from {when})."
+        when = date_format(timezone.localtime(item.available_from), "SHORT_DATETIME_FORMAT")
+        return _("%(item)s is not on sale yet (from %(when)s).") % {"item": item.name, "when": when}
     if sale_state == "ended":
-        return f"Sales of {item.name} have ended."
-    return f"{item.name} is not available."
+        return _("Sales of %(item)s have ended.") % {"item": item.name}
+    return _("%(item)s is not available.") % {"item": item.name}
 
 
 def check_buyer_limit(conference, availability, email, seats):
@@ -135,8 +158,14 @@ def check_buyer_limit(conference, availability, email, seats):
         held = count_buyer_held(conference, email, availability.computed_at)
     if held + seats > limit:
         raise ValidationError(
-            f"You are already holding {held} seats for {conference.name}, and one buyer "
-            f"can hold at most {limit} at once; pay for or release them first.",
+            ngettext(
+                "You are already holding %(held)s seats for %(conference)s, and one buyer "
+                "can hold at most %(limit)s at once; pay for or release them first.",
+                "You are already holding %(held)s seats for %(conference)s, and one buyer "
+                "can hold at most %(limit)s at once; pay for or release them first.",
+                held,
+            )
+            % {"held": held, "conference": conference.name, "limit": limit},
             code="buyer_limit",
         )
 
@@ -160,7 +189,10 @@ def retake_seats(conference, order, now):
         check_lines(conference, lines_of(order), now, check_sale=False)
     except ValidationError as error:
         raise ValidationError(
-            [f"The hold on order {order.reference} expired and its seats are no longer free."]
+            [
+                _("The hold on order %(reference)s expired and its seats are no longer free.")
+                % {"reference": order.reference}
+            ]
             + error.messages,
             code="hold_expired",
         ) from None

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from capacity.availability import get_availability
 from capacity.locking import locked_conference
@@ -104,8 +105,8 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
         now = availability.computed_at
         try:
             lines = resolve_lines(
-                TicketType, conference, tickets, "ticket type", availability.ticket_types
-            ) + resolve_lines(AddOn, conference, addons, "add-on", availability.addons)
+                TicketType, conference, tickets, _("ticket type"), availability.ticket_types
+            ) + resolve_lines(AddOn, conference, addons, _("add-on"), availability.addons)
             check_lines(conference, lines, now, availability=availability)
             total = sum((line.item.price * line.quantity for line in lines), Decimal("0"))
             if total:
@@ -146,8 +147,8 @@ def mark_paid(order, *, provider="") -> Order:
             return order
         if order.status not in (Order.Status.PENDING, Order.Status.EXPIRED):
             raise ValidationError(
-                f"Order {order.reference} is {order.get_status_display().lower()} "
-                "and cannot be paid."
+                _("Order %(reference)s is %(status)s and cannot be paid.")
+                % {"reference": order.reference, "status": order.get_status_display().lower()}
             )
         now = timezone.now()
         if not order.hold_is_live(now):
@@ -172,8 +173,8 @@ def release_order(order) -> Order:
         order.refresh_from_db()
         if order.status not in (Order.Status.PENDING, Order.Status.EXPIRED):
             raise ValidationError(
-                f"Order {order.reference} is {order.get_status_display().lower()}; "
-                "only an unpaid order can be released."
+                _("Order %(reference)s is %(status)s; only an unpaid order can be released.")
+                % {"reference": order.reference, "status": order.get_status_display().lower()}
             )
         return cancel_order(order)
 
@@ -189,7 +190,8 @@ def cancel_order(order) -> Order:
         order.refresh_from_db()
         if order.status in (Order.Status.CANCELLED, Order.Status.REFUNDED):
             raise ValidationError(
-                f"Order {order.reference} is already {order.get_status_display().lower()}."
+                _("Order %(reference)s is already %(status)s.")
+                % {"reference": order.reference, "status": order.get_status_display().lower()}
             )
         order.status = Order.Status.CANCELLED
         order.save(update_fields=["status", "updated_at"])
@@ -208,8 +210,8 @@ def refund_order(order, *, partial=False) -> Order:
         order.refresh_from_db()
         if order.status not in Order.COMMITTED_STATUSES:
             raise ValidationError(
-                f"Only paid orders can be refunded; {order.reference} is "
-                f"{order.get_status_display().lower()}."
+                _("Only paid orders can be refunded; %(reference)s is %(status)s.")
+                % {"reference": order.reference, "status": order.get_status_display().lower()}
             )
         order.status = Order.Status.PARTIALLY_REFUNDED if partial else Order.Status.REFUNDED
         order.save(update_fields=["status", "updated_at"])
@@ -258,13 +260,14 @@ def issue_comp_order(*, conference, email, name, tickets, reason, user, addons=N
     reason = clean_reason(reason)
     with locked_conference(conference) as locked:
         conference = locked.conference
-        lines = resolve_lines(TicketType, conference, tickets, "ticket type") + resolve_lines(
-            AddOn, conference, addons, "add-on"
+        lines = resolve_lines(TicketType, conference, tickets, _("ticket type")) + resolve_lines(
+            AddOn, conference, addons, _("add-on")
         )
         if not any(line.kind == OrderLineItem.Kind.TICKET for line in lines):
-            raise ValidationError("A comp order needs at least one ticket.")
+            raise ValidationError(_("A comp order needs at least one ticket."))
         problems = [
-            f"Choose 1 to {COMP_MAX_PER_LINE} of {line.item.name}."
+            _("Choose 1 to %(most)s of %(item)s.")
+            % {"most": COMP_MAX_PER_LINE, "item": line.item.name}
             for line in lines
             if not 1 <= line.quantity <= COMP_MAX_PER_LINE
         ]

@@ -5,6 +5,7 @@ the attendee's own actions, each under the conference lock.
 """
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from capacity.locking import locked_conference
 from capacity.waiting import offer_freed_seats
@@ -23,9 +24,14 @@ def _ticket_type_of(conference, ticket_type):
     except (TypeError, ValueError, OverflowError):
         found = None
     if found is None:
-        raise ValidationError(f"That ticket type is not sold for {conference.name}.")
+        raise ValidationError(
+            _("That ticket type is not sold for %(conference)s.") % {"conference": conference.name}
+        )
     if not found.is_active:
-        raise ValidationError(f"{found.name} is not on sale; it has no waiting list.")
+        raise ValidationError(
+            _("%(ticket_type)s is not on sale; it has no waiting list.")
+            % {"ticket_type": found.name}
+        )
     return found
 
 
@@ -35,9 +41,15 @@ def _refuse_off_sale(conference, availability, ticket_type):
     whose sale ended would never be served while keeping venue seats from others."""
     on_sale = {item.pk for item in availability.ticket_types if item.on_sale}
     if ticket_type is not None and ticket_type.pk not in on_sale:
-        raise ValidationError(f"{ticket_type.name} is not on sale now; it has no waiting list.")
+        raise ValidationError(
+            _("%(ticket_type)s is not on sale now; it has no waiting list.")
+            % {"ticket_type": ticket_type.name}
+        )
     if ticket_type is None and not on_sale:
-        raise ValidationError(f"No tickets for {conference.name} are on sale now to wait for.")
+        raise ValidationError(
+            _("No tickets for %(conference)s are on sale now to wait for.")
+            % {"conference": conference.name}
+        )
 
 
 def _orderable_now(availability, ticket_type, quantity) -> bool:
@@ -67,20 +79,37 @@ def join_waiting_list(*, conference, email, name, quantity=1, ticket_type=None):
     entry are offered to it at once.
     """
     email, name = clean_buyer(email, name)
-    quantity = whole_quantity(quantity, "the waiting list")
+    # Translators: in "The quantity for the waiting list must be a whole number."
+    quantity = whole_quantity(quantity, _("the waiting list"))
     with locked_conference(conference, with_availability=True) as locked:
         conference, availability = locked.conference, locked.availability
         if not conference.waiting_list_enabled:
-            raise ValidationError(f"{conference.name} has no waiting list.")
+            raise ValidationError(
+                _("%(conference)s has no waiting list.") % {"conference": conference.name}
+            )
         ticket_type = _ticket_type_of(conference, ticket_type)
         _refuse_off_sale(conference, availability, ticket_type)
         most = ticket_type.max_per_order if ticket_type else WaitingListEntry.ANY_MAX_QUANTITY
         if not 1 <= quantity <= most:
-            raise ValidationError(f"Wait for 1 to {most} tickets.")
-        what = ticket_type.name if ticket_type else f"tickets for {conference.name}"
+            raise ValidationError(_("Wait for 1 to %(most)s tickets.") % {"most": most})
         if _orderable_now(availability, ticket_type, quantity):
+            if ticket_type:
+                message = _(
+                    "%(quantity)s × %(ticket_type)s are available right now: "
+                    "order them instead of waiting."
+                )
+            else:
+                message = _(
+                    "%(quantity)s × tickets for %(conference)s are available right now: "
+                    "order them instead of waiting."
+                )
             raise ValidationError(
-                f"{quantity} × {what} are available right now: order them instead of waiting."
+                message
+                % {
+                    "quantity": quantity,
+                    "ticket_type": ticket_type.name if ticket_type else "",
+                    "conference": conference.name,
+                }
             )
         duplicate = WaitingListEntry.objects.filter(
             conference=conference,
@@ -89,7 +118,20 @@ def join_waiting_list(*, conference, email, name, quantity=1, ticket_type=None):
             status__in=WaitingListEntry.LIVE_STATUSES,
         )
         if duplicate.exists():
-            raise ValidationError(f"{email} is already on the waiting list for {what}.")
+            if ticket_type:
+                message = _("%(email)s is already on the waiting list for %(ticket_type)s.")
+            else:
+                message = _(
+                    "%(email)s is already on the waiting list for tickets for %(conference)s."
+                )
+            raise ValidationError(
+                message
+                % {
+                    "email": email,
+                    "ticket_type": ticket_type.name if ticket_type else "",
+                    "conference": conference.name,
+                }
+            )
         entry = WaitingListEntry.objects.create(
             conference=conference,
             ticket_type=ticket_type,
@@ -109,7 +151,7 @@ def leave_waiting_list(entry):
         conference = locked.conference
         entry.refresh_from_db()
         if not entry.is_live:
-            raise ValidationError("This place on the waiting list has already ended.")
+            raise ValidationError(_("This place on the waiting list has already ended."))
         offer = entry.order if entry.status == WaitingListEntry.Status.OFFERED else None
         if offer is not None and offer.status in (Order.Status.PENDING, Order.Status.EXPIRED):
             offer.status = Order.Status.CANCELLED
