@@ -19,6 +19,8 @@ from datetime import datetime
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from conference.models import Conference
 from registration.models import AddOn, TicketType
@@ -39,11 +41,14 @@ def venue_refusal(conference, remaining, wanted) -> str | None:
     if remaining is None or (0 < remaining and wanted <= remaining):
         return None
     if remaining <= 0:
-        return (
-            f"{conference.name} is sold out: all {conference.total_capacity} seats "
-            f"of the venue capacity are taken."
-        )
-    return f"Only {remaining} tickets remaining for {conference.name}."
+        return _(
+            "%(conference)s is sold out: all %(capacity)s seats of the venue capacity are taken."
+        ) % {"conference": conference.name, "capacity": conference.total_capacity}
+    return ngettext(
+        "Only %(remaining)s tickets remaining for %(conference)s.",
+        "Only %(remaining)s tickets remaining for %(conference)s.",
+        remaining,
+    ) % {"remaining": remaining, "conference": conference.name}
 
 
 class SeatFigures:
@@ -103,11 +108,20 @@ class ItemAvailability(SeatFigures):
         if self.own_remaining is None:
             return True, ""
         if quantity > self.own_remaining:
+            left = {"remaining": self.own_remaining, "name": self.name}
             if self.own_remaining == 0:
-                return False, f"{self.name} is sold out."
+                return False, _("%(name)s is sold out.") % left
             if self.kind == "ticket":
-                return False, f"Only {self.own_remaining} tickets remaining for {self.name}."
-            return False, f"Only {self.own_remaining} left of {self.name}."
+                return False, ngettext(
+                    "Only %(remaining)s tickets remaining for %(name)s.",
+                    "Only %(remaining)s tickets remaining for %(name)s.",
+                    self.own_remaining,
+                ) % left
+            return False, ngettext(
+                "Only %(remaining)s left of %(name)s.",
+                "Only %(remaining)s left of %(name)s.",
+                self.own_remaining,
+            ) % left
         if quantity > self.own_remaining - self.waiting:
             return False, waiting_refusal(self.name, self.waiting)
         return True, ""
@@ -126,11 +140,13 @@ class ItemAvailability(SeatFigures):
 
 def waiting_refusal(name, waiting) -> str:
     """The words for refusing a newcomer the seats the waiting list waits for."""
-    people = "someone is" if waiting == 1 else "people are"
-    return (
-        f"The free seats of {name} go to the waiting list first: {people} waiting "
-        f"for {waiting}. Join the waiting list to get the next seats."
-    )
+    return ngettext(
+        "The free seats of %(name)s go to the waiting list first: someone is waiting "
+        "for %(waiting)s. Join the waiting list to get the next seats.",
+        "The free seats of %(name)s go to the waiting list first: people are waiting "
+        "for %(waiting)s. Join the waiting list to get the next seats.",
+        waiting,
+    ) % {"name": name, "waiting": waiting}
 
 
 @dataclass(frozen=True)

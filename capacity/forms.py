@@ -10,6 +10,9 @@ in the admin).
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from registration.models import AddOn, TicketType
 from registration.services import COMP_MAX_PER_LINE
@@ -21,13 +24,19 @@ from .services import (
     clean_reason as require_reason,
 )
 
-REASON_HELP = "Required for a change; it goes on the record with your name."
-FORCE_LABEL = "Force: allow going below what is already taken"
+REASON_HELP = gettext_lazy("Required for a change; it goes on the record with your name.")
+FORCE_LABEL = gettext_lazy("Force: allow going below what is already taken")
+BLOCK_FORCE_LABEL = gettext_lazy("Force: block even if fewer seats are free")
+
+
+def _max_capacity():
+    """MAX_CAPACITY written the reader's way ("1,000,000" in English)."""
+    return number_format(MAX_CAPACITY, force_grouping=True)
 
 
 def reason_field(**kwargs):
     return forms.CharField(
-        label="Reason",
+        label=gettext_lazy("Reason"),
         required=False,
         max_length=1000,
         help_text=REASON_HELP,
@@ -56,11 +65,17 @@ class ServiceFormMixin:
 
 
 def describe_taken(state) -> str:
-    return (
-        f"{state.taken} taken now ({state.sold} sold, {state.held} held"
-        + (f", {state.blocked} blocked" if state.blocked else "")
-        + ")."
-    )
+    values = {
+        "taken": state.taken,
+        "sold": state.sold,
+        "held": state.held,
+        "blocked": state.blocked,
+    }
+    if state.blocked:
+        return (
+            _("%(taken)s taken now (%(sold)s sold, %(held)s held, %(blocked)s blocked).") % values
+        )
+    return _("%(taken)s taken now (%(sold)s sold, %(held)s held).") % values
 
 
 # --- the Django admin ------------------------------------------------------------
@@ -83,7 +98,7 @@ class CapacityOverrideAdminForm(forms.ModelForm):
         if self.instance.pk and field in self.fields:
             self.fields[field].help_text = (
                 f"{self.fields[field].help_text} "
-                "Changing it asks for a reason and goes on the record."
+                + _("Changing it asks for a reason and goes on the record.")
             ).strip()
 
     @property
@@ -105,7 +120,10 @@ class CapacityOverrideAdminForm(forms.ModelForm):
             return cleaned_data
         total = cleaned_data.get(field)
         if total is not None and total > MAX_CAPACITY:
-            self.add_error(field, f"Capacity cannot be more than {MAX_CAPACITY:,}.")
+            self.add_error(
+                field,
+                _("Capacity cannot be more than %(maximum)s.") % {"maximum": _max_capacity()},
+            )
             return cleaned_data
         require_reason_when_changed(self, cleaned_data, "capacity_reason")
         return cleaned_data
@@ -116,7 +134,7 @@ class BlockedSeatsAddForm(forms.ModelForm):
     service refuses more seats than are free unless forced."""
 
     reason = reason_field()
-    force = forms.BooleanField(label="Force: block even if fewer seats are free", required=False)
+    force = forms.BooleanField(label=BLOCK_FORCE_LABEL, required=False)
 
     class Meta:
         model = BlockedSeats
@@ -125,7 +143,7 @@ class BlockedSeatsAddForm(forms.ModelForm):
     def clean_quantity(self):
         quantity = self.cleaned_data["quantity"]
         if not 1 <= quantity <= MAX_CAPACITY:
-            raise ValidationError(f"Block 1 to {MAX_CAPACITY:,} seats.")
+            raise ValidationError(_("Block 1 to %(maximum)s seats.") % {"maximum": _max_capacity()})
         return quantity
 
     def clean_reason(self):
@@ -136,7 +154,11 @@ class BlockedSeatsAddForm(forms.ModelForm):
         conference = cleaned_data.get("conference")
         ticket_type = cleaned_data.get("ticket_type")
         if conference and ticket_type and ticket_type.conference_id != conference.pk:
-            self.add_error("ticket_type", f"{ticket_type.name} is not sold for {conference.name}.")
+            self.add_error(
+                "ticket_type",
+                _("%(ticket_type)s is not sold for %(conference)s.")
+                % {"ticket_type": ticket_type.name, "conference": conference.name},
+            )
         return cleaned_data
 
 
@@ -148,12 +170,14 @@ class BlockedSeatsChangeForm(forms.ModelForm):
     class Meta:
         model = BlockedSeats
         fields = ["label", "quantity"]
-        help_texts = {"quantity": "Lower it to release seats; add a new block to block more."}
+        help_texts = {
+            "quantity": gettext_lazy("Lower it to release seats; add a new block to block more.")
+        }
 
     def clean_quantity(self):
         quantity = self.cleaned_data["quantity"]
         if quantity > self.initial.get("quantity", 0):
-            raise ValidationError("Blocks only shrink; add a new block to block more seats.")
+            raise ValidationError(_("Blocks only shrink; add a new block to block more seats."))
         return quantity
 
     def clean(self):
@@ -170,10 +194,10 @@ class AdjustCapacityForm(ServiceFormMixin, forms.Form):
     """The "Adjust capacity" dialog of one widget row: venue, ticket type or add-on."""
 
     total = WholeNumberField(
-        label="New capacity",
+        label=gettext_lazy("New capacity"),
         min_value=0,
         max_value=MAX_CAPACITY,
-        help_text="0 means unlimited.",
+        help_text=gettext_lazy("0 means unlimited."),
         widget=forms.NumberInput(attrs={"inputmode": "numeric", "autofocus": True}),
     )
     reason = reason_field()
@@ -192,8 +216,11 @@ class AdjustCapacityForm(ServiceFormMixin, forms.Form):
         if total is None:
             return cleaned_data
         if total == self.state.capacity:
-            shown = "unlimited" if total == 0 else total
-            raise ValidationError(f"The capacity is already {shown}; nothing to change.")
+            if total == 0:
+                raise ValidationError(_("The capacity is already unlimited; nothing to change."))
+            raise ValidationError(
+                _("The capacity is already %(total)s; nothing to change.") % {"total": total}
+            )
         require_reason_when_changed(self, cleaned_data, "reason")
         return cleaned_data
 
@@ -202,17 +229,24 @@ class BlockSeatsForm(ServiceFormMixin, forms.Form):
     """Set seats aside on the dashboard, venue-wide or for one ticket type."""
 
     quantity = WholeNumberField(
-        label="Seats",
+        label=gettext_lazy("Seats"),
         min_value=1,
         max_value=MAX_CAPACITY,
         widget=forms.NumberInput(attrs={"autofocus": True}),
     )
-    label = forms.CharField(max_length=120, help_text='Who they are for, e.g. "speakers".')
+    label = forms.CharField(
+        label=gettext_lazy("Label"),
+        max_length=120,
+        help_text=gettext_lazy('Who they are for, e.g. "speakers".'),
+    )
     ticket_type = forms.ModelChoiceField(
-        queryset=TicketType.objects.none(), required=False, empty_label="Whole venue"
+        label=gettext_lazy("Ticket type"),
+        queryset=TicketType.objects.none(),
+        required=False,
+        empty_label=gettext_lazy("Whole venue"),
     )
     reason = reason_field()
-    force = forms.BooleanField(label="Force: block even if fewer seats are free", required=False)
+    force = forms.BooleanField(label=BLOCK_FORCE_LABEL, required=False)
 
     def __init__(self, *args, conference, **kwargs):
         super().__init__(*args, **kwargs)
@@ -227,11 +261,11 @@ class ReleaseSeatsForm(ServiceFormMixin, forms.Form):
     """Give back some (or, left empty, all) seats of one block."""
 
     quantity = WholeNumberField(
-        label="Seats to release",
+        label=gettext_lazy("Seats to release"),
         min_value=1,
         max_value=MAX_CAPACITY,
         required=False,
-        help_text="Leave empty to release all of them.",
+        help_text=gettext_lazy("Leave empty to release all of them."),
         widget=forms.NumberInput(attrs={"autofocus": True}),
     )
     reason = reason_field()
@@ -244,9 +278,11 @@ class CompOrderForm(ServiceFormMixin, forms.Form):
     """Issue a comp order: one number input per ticket type and add-on, plus a reason."""
 
     name = forms.CharField(
-        label="Attendee name", max_length=200, widget=forms.TextInput(attrs={"autofocus": True})
+        label=gettext_lazy("Attendee name"),
+        max_length=200,
+        widget=forms.TextInput(attrs={"autofocus": True}),
     )
-    email = forms.EmailField(label="Attendee email")
+    email = forms.EmailField(label=gettext_lazy("Attendee email"))
     reason = reason_field()
 
     def __init__(self, *args, conference, **kwargs):
@@ -289,7 +325,7 @@ class CompOrderForm(ServiceFormMixin, forms.Form):
     def clean(self):
         cleaned_data = super().clean()
         if not self.errors and not self._wanted("ticket", self.ticket_types):
-            raise ValidationError("Choose at least one ticket for the comp order.")
+            raise ValidationError(_("Choose at least one ticket for the comp order."))
         return cleaned_data
 
     @property

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from conference.models import Conference
 
@@ -101,25 +103,41 @@ class CapacityChange(models.Model):
 
     @staticmethod
     def _value(value):
-        return "unlimited" if value == 0 and value is not None else value
+        return _("unlimited") if value == 0 and value is not None else value
 
     @property
     def summary(self):
         """What happened, in one line a person can read in the audit list."""
         kind = self.Target
+        values = {
+            "name": self.target_name,
+            "old": self._value(self.old_value),
+            "new": self._value(self.new_value),
+        }
         if self.target_kind == kind.VENUE:
-            return f"Venue capacity {self._value(self.old_value)} → {self._value(self.new_value)}"
-        if self.target_kind in (kind.TICKET_TYPE, kind.ADDON):
-            return (
-                f"{self.get_target_kind_display()} {self.target_name}: quantity "
-                f"{self._value(self.old_value)} → {self._value(self.new_value)}"
-            )
+            return _("Venue capacity %(old)s → %(new)s") % values
+        if self.target_kind == kind.TICKET_TYPE:
+            return _("Ticket type %(name)s: quantity %(old)s → %(new)s") % values
+        if self.target_kind == kind.ADDON:
+            return _("Add-on %(name)s: quantity %(old)s → %(new)s") % values
         if self.target_kind == kind.BLOCKED_SEATS:
             if not self.old_value:
-                return f"Blocked {self.new_value} seats for {self.target_name}"
+                return ngettext(
+                    "Blocked %(count)s seats for %(name)s",
+                    "Blocked %(count)s seats for %(name)s",
+                    self.new_value,
+                ) % {"count": self.new_value, "name": self.target_name}
             released = self.old_value - self.new_value
-            return f"Released {released} of {self.old_value} seats blocked for {self.target_name}"
-        return f"Comp order {self.target_name}: seats taken {self.old_value} → {self.new_value}"
+            return ngettext(
+                "Released %(released)s of %(count)s seats blocked for %(name)s",
+                "Released %(released)s of %(count)s seats blocked for %(name)s",
+                self.old_value,
+            ) % {"released": released, "count": self.old_value, "name": self.target_name}
+        return _("Comp order %(name)s: seats taken %(old)s → %(new)s") % {
+            "name": self.target_name,
+            "old": self.old_value,
+            "new": self.new_value,
+        }
 
 
 class SeatCounter(models.Model):

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from conference.models import Conference
 from registration.models import AddOn, TicketType
@@ -23,20 +27,58 @@ from .waiting import offer_freed_seats
 
 MAX_CAPACITY = 1_000_000
 
+# What ``whole_number`` says of each number it reads, by ``what``: whole sentences,
+# so that each language can make its words agree.
+_NUMBER_MESSAGES = {
+    "capacity": {
+        "invalid": gettext_lazy("Capacity must be a whole number."),
+        "negative": gettext_lazy("Capacity cannot be negative."),
+        "too_small": gettext_lazy("Capacity must be at least %(minimum)s."),
+        "too_large": gettext_lazy("Capacity cannot be more than %(maximum)s."),
+    },
+    "seats to block": {
+        "invalid": gettext_lazy("Seats to block must be a whole number."),
+        "negative": gettext_lazy("Seats to block cannot be negative."),
+        "too_small": gettext_lazy("Seats to block must be at least %(minimum)s."),
+        "too_large": gettext_lazy("Seats to block cannot be more than %(maximum)s."),
+    },
+    "seats to release": {
+        "invalid": gettext_lazy("Seats to release must be a whole number."),
+        "negative": gettext_lazy("Seats to release cannot be negative."),
+        "too_small": gettext_lazy("Seats to release must be at least %(minimum)s."),
+        "too_large": gettext_lazy("Seats to release cannot be more than %(maximum)s."),
+    },
+}
+# For any other ``what``: its name in the sentence.
+_ANY_NUMBER_MESSAGES = {
+    # Translators: %(what)s names a number, such as "Capacity".
+    "invalid": gettext_lazy("%(what)s must be a whole number."),
+    "negative": gettext_lazy("%(what)s cannot be negative."),
+    "too_small": gettext_lazy("%(what)s must be at least %(minimum)s."),
+    "too_large": gettext_lazy("%(what)s cannot be more than %(maximum)s."),
+}
+
+
+def _number_error(what, code, minimum) -> ValidationError:
+    message = _NUMBER_MESSAGES.get(what, _ANY_NUMBER_MESSAGES)[code]
+    values = {
+        "what": capfirst(what),
+        "minimum": minimum,
+        "maximum": number_format(MAX_CAPACITY, force_grouping=True),
+    }
+    return ValidationError(str(message) % values, code=code)
+
 
 def whole_number(value, what, *, minimum=0) -> int:
-    """``value`` as an int from ``minimum`` to MAX_CAPACITY, or ValidationError naming ``what``."""
+    """``value`` as an int from ``minimum`` to MAX_CAPACITY, or ValidationError naming ``what``
+    ("capacity", "seats to block" or "seats to release")."""
     value = parse_whole_number(value)
     if value is None:
-        raise ValidationError(f"{what.capitalize()} must be a whole number.", code="invalid")
+        raise _number_error(what, "invalid", minimum)
     if value < minimum:
-        if minimum == 0:
-            raise ValidationError(f"{what.capitalize()} cannot be negative.", code="negative")
-        raise ValidationError(f"{what.capitalize()} must be at least {minimum}.", code="too_small")
+        raise _number_error(what, "negative" if minimum == 0 else "too_small", minimum)
     if value > MAX_CAPACITY:
-        raise ValidationError(
-            f"{what.capitalize()} cannot be more than {MAX_CAPACITY:,}.", code="too_large"
-        )
+        raise _number_error(what, "too_large", minimum)
     return value
 
 
@@ -45,10 +87,10 @@ def clean_reason(reason) -> str:
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason:
         raise ValidationError(
-            "Give a reason for this change; it goes on the record.", code="reason_required"
+            _("Give a reason for this change; it goes on the record."), code="reason_required"
         )
     if len(reason) > 1000:
-        raise ValidationError("Keep the reason under 1000 characters.", code="reason_too_long")
+        raise ValidationError(_("Keep the reason under 1000 characters."), code="reason_too_long")
     return reason
 
 
@@ -77,7 +119,8 @@ class CapacityState:
     sold: int
     held: int
     blocked: int
-    noun: str  # "seats", "Regular tickets", "of Workshop day"
+    kind: str  # "venue", "ticket" or "addon"
+    name: str = ""  # of the ticket type or add-on
 
     @property
     def taken(self):
@@ -91,9 +134,28 @@ class CapacityState:
         """Why ``total`` may not be set, or None. 0 (unlimited) is always allowed."""
         if force or total == 0 or total >= self.taken:
             return None
-        verb = "is" if self.taken == 1 and self.noun == "seats" else "are"
-        noun = "seat" if self.taken == 1 and self.noun == "seats" else self.noun
-        return f"{self.taken} {noun} {verb} already taken; lower to {self.taken} or more, or force."
+        values = {"taken": self.taken, "name": self.name}
+        if self.kind == "venue":
+            message = ngettext(
+                "%(taken)s seat is already taken; lower to %(taken)s or more, or force.",
+                "%(taken)s seats are already taken; lower to %(taken)s or more, or force.",
+                self.taken,
+            )
+        elif self.kind == "ticket":
+            message = ngettext(
+                "%(taken)s %(name)s tickets are already taken; lower to %(taken)s or more, "
+                "or force.",
+                "%(taken)s %(name)s tickets are already taken; lower to %(taken)s or more, "
+                "or force.",
+                self.taken,
+            )
+        else:
+            message = ngettext(
+                "%(taken)s of %(name)s are already taken; lower to %(taken)s or more, or force.",
+                "%(taken)s of %(name)s are already taken; lower to %(taken)s or more, or force.",
+                self.taken,
+            )
+        return message % values
 
 
 def capacity_state(target, *, availability=None) -> CapacityState:
@@ -108,21 +170,20 @@ def capacity_state(target, *, availability=None) -> CapacityState:
             sold=availability.sold,
             held=availability.held,
             blocked=availability.blocked,
-            noun="seats",
+            kind="venue",
         )
     availability = availability or get_availability(target.conference)
     if isinstance(target, TicketType):
         item = availability.ticket_type(target.pk)
-        noun = f"{target.name} tickets"
     else:
         item = availability.addon(target.pk)
-        noun = f"of {target.name}"
     return CapacityState(
         capacity=target.total_quantity,
         sold=item.sold,
         held=item.held,
         blocked=item.blocked,
-        noun=noun,
+        kind=item.kind,
+        name=target.name,
     )
 
 
@@ -175,7 +236,9 @@ def override_capacity(*, target, total, reason, user, force=False):
         else:
             current = model.objects.filter(pk=target.pk, conference=conference).first()
             if current is None:
-                raise ValidationError(f"{target.name} no longer exists.", code="gone")
+                raise ValidationError(
+                    _("%(name)s no longer exists.") % {"name": target.name}, code="gone"
+                )
             current.conference = conference
         old = getattr(current, field)
         if old != total:
@@ -211,8 +274,12 @@ def block_refusal(availability, quantity, *, ticket_type=None) -> str | None:
     if free is None or quantity <= free:
         return None
     if free == 0:
-        return "No seats are free to block; release seats or raise the capacity, or force."
-    return f"Only {free} seats are free; block {free} or fewer, or force."
+        return _("No seats are free to block; release seats or raise the capacity, or force.")
+    return ngettext(
+        "Only %(free)s seats are free; block %(free)s or fewer, or force.",
+        "Only %(free)s seats are free; block %(free)s or fewer, or force.",
+        free,
+    ) % {"free": free}
 
 
 def block_seats(
@@ -228,9 +295,9 @@ def block_seats(
     quantity = whole_number(quantity, "seats to block", minimum=1)
     label = label.strip() if isinstance(label, str) else ""
     if not label:
-        raise ValidationError('Give the blocked seats a label, such as "speakers".')
+        raise ValidationError(_('Give the blocked seats a label, such as "speakers".'))
     if len(label) > 120:
-        raise ValidationError("Keep the label under 120 characters.")
+        raise ValidationError(_("Keep the label under 120 characters."))
     reason = clean_reason(reason)
     with locked_conference(conference) as locked:
         conference = locked.conference
@@ -238,7 +305,10 @@ def block_seats(
             pk = ticket_type.pk if isinstance(ticket_type, TicketType) else ticket_type
             ticket_type = TicketType.objects.filter(pk=pk, conference=conference).first()
             if ticket_type is None:
-                raise ValidationError(f"That ticket type is not sold for {conference.name}.")
+                raise ValidationError(
+                    _("That ticket type is not sold for %(conference)s.")
+                    % {"conference": conference.name}
+                )
         availability = get_availability(conference)
         refusal = block_refusal(availability, quantity, ticket_type=ticket_type)
         if refusal and not force:
@@ -282,12 +352,18 @@ def release_blocked_seats(*, block, quantity=None, reason, user) -> BlockedSeats
             .first()
         )
         if current is None or current.quantity == 0:
-            raise ValidationError("These seats have already been released.", code="released")
+            raise ValidationError(_("These seats have already been released."), code="released")
         quantity = current.quantity if quantity is None else quantity
         if quantity > current.quantity:
             raise ValidationError(
-                f"Only {current.quantity} seats are blocked for {current.label}; "
-                f"release {current.quantity} or fewer.",
+                ngettext(
+                    "Only %(quantity)s seats are blocked for %(label)s; "
+                    "release %(quantity)s or fewer.",
+                    "Only %(quantity)s seats are blocked for %(label)s; "
+                    "release %(quantity)s or fewer.",
+                    current.quantity,
+                )
+                % {"quantity": current.quantity, "label": current.label},
                 code="too_many",
             )
         remaining = current.quantity - quantity
