@@ -8,6 +8,8 @@ nothing here queries.
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.dateformat import format as format_date
+
 # Geometry of the sales chart's SVG viewBox.
 CHART_WIDTH = 480
 CHART_HEIGHT = 200
@@ -104,6 +106,13 @@ class SalesChart:
         return self.height - 6
 
 
+def _bar_label(start, granularity) -> str:
+    """ "14:00" for an hour; "05 Mar" for a day, the month in the active language."""
+    if granularity == "hour":
+        return start.strftime("%H:%M")
+    return format_date(start, "d M")
+
+
 def draw_sales_chart(granularity, starts, counts) -> SalesChart:
     """The chart of ``counts`` ((sold, held) per bucket) for buckets starting at
     ``starts`` (oldest first, in the conference's time zone), per "hour" or "day".
@@ -123,7 +132,7 @@ def draw_sales_chart(granularity, starts, counts) -> SalesChart:
         bars.append(
             ChartBar(
                 start=start,
-                label=start.strftime("%H:%M") if granularity == "hour" else start.strftime("%d %b"),
+                label=_bar_label(start, granularity),
                 sold=sold,
                 held=held,
                 x=round(index * slot + 1, 2),

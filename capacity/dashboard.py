@@ -23,6 +23,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncDate, TruncHour
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from registration.models import (
     Order,
@@ -254,12 +255,18 @@ def short_age(delta) -> str:
     """How long ago, in the largest whole unit: "just now", "12 min", "3 h", "5 d"."""
     seconds = max(0, int(delta.total_seconds()))
     if seconds < 60:
-        return "just now"
+        return gettext("just now")
     if seconds < 3600:
-        return f"{seconds // 60} min ago"
+        minutes = seconds // 60
+        # Translators: how long ago an order was placed, in minutes (abbreviated).
+        return ngettext("%(count)d min ago", "%(count)d min ago", minutes) % {"count": minutes}
     if seconds < 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} d ago"
+        hours = seconds // 3600
+        # Translators: how long ago an order was placed, in hours (abbreviated).
+        return ngettext("%(count)d h ago", "%(count)d h ago", hours) % {"count": hours}
+    days = seconds // 86400
+    # Translators: how long ago an order was placed, in days (abbreviated).
+    return ngettext("%(count)d d ago", "%(count)d d ago", days) % {"count": days}
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
@@ -186,18 +188,19 @@ def _done(request, conference, message):
 
 def _target(conference, kind, pk):
     if kind == "venue" and pk is None:
-        return conference, "Venue capacity"
+        return conference, _("Venue capacity")
     model = {"ticket": TicketType, "addon": AddOn}.get(kind)
     if model is None or pk is None:
         raise Http404("No such capacity.")
     target = get_object_or_404(model, pk=pk, conference=conference)
     target.conference = conference
-    noun = "Ticket type" if kind == "ticket" else "Add-on"
-    return target, f"{noun} {target.name}"
+    if kind == "ticket":
+        return target, _("Ticket type %(name)s") % {"name": target.name}
+    return target, _("Add-on %(name)s") % {"name": target.name}
 
 
 def _shown(total):
-    return "unlimited" if total == 0 else str(total)
+    return _("unlimited") if total == 0 else str(total)
 
 
 def _typed_total(data) -> int | None:
@@ -219,11 +222,26 @@ def raise_preview(target, state, total) -> str:
         return ""
     if total != 0 and total <= state.capacity:
         return ""
-    raising = "Making it unlimited" if total == 0 else f"Raising to {total}"
     reached = people_reached_by_raise(target, total)
     if reached:
-        people = "the next person" if reached == 1 else f"the next {reached} people"
-        return f"{raising} offers seats to {people} in line."
+        values = {"count": reached, "total": total}
+        if total == 0:
+            return (
+                ngettext(
+                    "Making it unlimited offers seats to the next person in line.",
+                    "Making it unlimited offers seats to the next %(count)s people in line.",
+                    reached,
+                )
+                % values
+            )
+        return (
+            ngettext(
+                "Raising to %(total)s offers seats to the next person in line.",
+                "Raising to %(total)s offers seats to the next %(count)s people in line.",
+                reached,
+            )
+            % values
+        )
     summary = waiting_summary(target if isinstance(target, Conference) else target.conference)
     if isinstance(target, Conference):
         waiting = summary.venue.people
@@ -231,7 +249,15 @@ def raise_preview(target, state, total) -> str:
         waiting = summary.for_ticket_type(target.pk).people + summary.for_ticket_type(None).people
     if not waiting:
         return ""
-    return f"{raising} is not enough for anyone in line yet ({waiting} waiting)."
+    values = {"waiting": waiting, "total": total}
+    if total == 0:
+        return (
+            _("Making it unlimited is not enough for anyone in line yet (%(waiting)s waiting).")
+            % values
+        )
+    return _("Raising to %(total)s is not enough for anyone in line yet (%(waiting)s waiting).") % (
+        values
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -256,7 +282,11 @@ def adjust_capacity(request, conference, kind, pk=None):
         if done is not None:
             new = form.cleaned_data["total"]
             return _done(
-                request, conference, f"{title} changed from {_shown(old)} to {_shown(new)}."
+                request,
+                conference,
+                # Translators: what is "Venue capacity", "Ticket type Regular"…
+                _("%(what)s changed from %(old)s to %(new)s.")
+                % {"what": title, "old": _shown(old), "new": _shown(new)},
             )
     preview_url = _adjust_preview_url(conference, kind, pk)
     if preview_url:
@@ -329,13 +359,21 @@ def block(request, conference):
             )
         )
         if blocked is not None:
-            where = f" of {blocked.ticket_type.name}" if blocked.ticket_type_id else ""
-            return _done(
-                request,
-                conference,
-                f"{blocked.quantity} seat{'s' if blocked.quantity != 1 else ''}{where} "
-                f"blocked for {blocked.label}.",
-            )
+            values = {"count": blocked.quantity, "label": blocked.label}
+            if blocked.ticket_type_id:
+                values["ticket_type"] = blocked.ticket_type.name
+                message = ngettext(
+                    "%(count)s seat of %(ticket_type)s blocked for %(label)s.",
+                    "%(count)s seats of %(ticket_type)s blocked for %(label)s.",
+                    blocked.quantity,
+                )
+            else:
+                message = ngettext(
+                    "%(count)s seat blocked for %(label)s.",
+                    "%(count)s seats blocked for %(label)s.",
+                    blocked.quantity,
+                )
+            return _done(request, conference, message % values)
     context = {
         "form": form,
         "availability": get_availability(conference),
@@ -366,8 +404,12 @@ def release(request, conference, pk):
             return _done(
                 request,
                 conference,
-                f"{count} seat{'s' if count != 1 else ''} released from {blocked.label}; "
-                f"{released.quantity} still blocked.",
+                ngettext(
+                    "%(count)s seat released from %(label)s; %(left)s still blocked.",
+                    "%(count)s seats released from %(label)s; %(left)s still blocked.",
+                    count,
+                )
+                % {"count": count, "label": blocked.label, "left": released.quantity},
             )
     context = {"form": form, "block": blocked, "action_url": request.path}
     return _dialog(request, conference, "release", context)
@@ -393,9 +435,16 @@ def comp_order(request, conference):
         )
         if order is not None:
             over = get_availability(conference).over_capacity
-            message = f"Comp order {order.reference} issued to {order.name}."
+            message = _("Comp order %(reference)s issued to %(name)s.") % {
+                "reference": order.reference,
+                "name": order.name,
+            }
             if over:
-                message += f" The venue is now {over} seat{'s' if over != 1 else ''} over capacity."
+                message += " " + ngettext(
+                    "The venue is now %(count)s seat over capacity.",
+                    "The venue is now %(count)s seats over capacity.",
+                    over,
+                ) % {"count": over}
             return _done(request, conference, message)
     context = {
         "form": form,

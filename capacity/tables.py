@@ -9,6 +9,8 @@ from django import forms
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from registration.models import Order, WaitingListEntry
 
@@ -42,20 +44,20 @@ class OrderFilterForm(forms.Form):
 
     status = forms.ChoiceField(
         choices=[
-            ("", "All statuses"),
+            ("", gettext_lazy("All statuses")),
             *Order.Status.choices,
-            (AWAITING_TRANSFER, "Awaiting transfer"),
+            (AWAITING_TRANSFER, gettext_lazy("Awaiting transfer")),
         ],
         required=False,
     )
     q = forms.CharField(
-        label="Search",
+        label=gettext_lazy("Search"),
         required=False,
         max_length=200,
         widget=forms.TextInput(
             attrs={
                 "type": "search",
-                "placeholder": "Reference, email or name",
+                "placeholder": gettext_lazy("Reference, email or name"),
                 "autocomplete": "off",
             }
         ),
@@ -71,21 +73,27 @@ class OrderFilterForm(forms.Form):
 
 class OrderTable(tables.Table):
     # Every sort ends on the primary key, so ties page deterministically.
-    reference = tables.Column(verbose_name="Reference")
+    reference = tables.Column(verbose_name=gettext_lazy("Reference"))
     created_at = tables.DateTimeColumn(
-        verbose_name="Placed", format="j M Y H:i", order_by=("created_at", "pk")
+        verbose_name=gettext_lazy("Placed"),
+        format="SHORT_DATETIME_FORMAT",
+        order_by=("created_at", "pk"),
     )
-    name = tables.Column(verbose_name="Buyer", order_by=("name", "pk"))
-    email = tables.EmailColumn(verbose_name="Email", order_by=("email", "pk"))
+    name = tables.Column(verbose_name=gettext_lazy("Buyer"), order_by=("name", "pk"))
+    email = tables.EmailColumn(verbose_name=gettext_lazy("Email"), order_by=("email", "pk"))
     tickets = tables.Column(
-        verbose_name="Tickets", attrs={"td": {"class": "num"}}, order_by=("tickets", "pk")
+        verbose_name=gettext_lazy("Tickets"),
+        attrs={"td": {"class": "num"}},
+        order_by=("tickets", "pk"),
     )
     total = tables.Column(
-        verbose_name="Total", attrs={"td": {"class": "num"}}, order_by=("total", "pk")
+        verbose_name=gettext_lazy("Total"), attrs={"td": {"class": "num"}}, order_by=("total", "pk")
     )
-    status = tables.Column(verbose_name="Status", order_by=("status", "pk"))
+    status = tables.Column(verbose_name=gettext_lazy("Status"), order_by=("status", "pk"))
     paid_at = tables.DateTimeColumn(
-        verbose_name="Paid", format="j M Y H:i", order_by=("paid_at", "pk")
+        verbose_name=gettext_lazy("Paid"),
+        format="SHORT_DATETIME_FORMAT",
+        order_by=("paid_at", "pk"),
     )
 
     class Meta:
@@ -104,13 +112,13 @@ class OrderTable(tables.Table):
         order_by = ("-created_at",)
         template_name = "capacity/orders_table.html"
         per_page = 25
-        empty_text = "No orders match."
+        empty_text = gettext_lazy("No orders match.")
         attrs = {"class": "orders-table", "id": "orders"}
         row_attrs = {"data-reference": lambda record: record.reference}
 
     # Where htmx swaps a sorted or paged table (capacity/orders_table.html).
     results_id = "orders-results"
-    rows_noun = "orders"
+    pages_label = gettext_lazy("Pages of orders")
 
     def __init__(self, *args, conference, **kwargs):
         super().__init__(*args, **kwargs)
@@ -131,9 +139,9 @@ class OrderTable(tables.Table):
         )
         if is_awaiting_transfer(record):
             return format_html(
-                '{} <span class="tag tag-transfer" data-field="awaiting-transfer">'
-                "awaiting transfer</span>",
+                '{} <span class="tag tag-transfer" data-field="awaiting-transfer">{}</span>',
                 status,
+                _("awaiting transfer"),
             )
         return status
 
@@ -142,7 +150,7 @@ class OrderTable(tables.Table):
 
     def value_status(self, record):
         if is_awaiting_transfer(record):
-            return f"{record.get_status_display()} (awaiting transfer)"
+            return _("%(status)s (awaiting transfer)") % {"status": record.get_status_display()}
         return record.get_status_display()
 
     def value_name(self, value):
@@ -168,23 +176,28 @@ class WaitingListFilterForm(forms.Form):
     """The status, ticket-type filter and search box above the waiting-list table."""
 
     status = forms.ChoiceField(
-        choices=[("", "All statuses"), *WaitingListEntry.Status.choices], required=False
+        choices=[("", gettext_lazy("All statuses")), *WaitingListEntry.Status.choices],
+        required=False,
     )
-    ticket_type = forms.ChoiceField(label="Ticket type", required=False)
+    ticket_type = forms.ChoiceField(label=gettext_lazy("Ticket type"), required=False)
     q = forms.CharField(
-        label="Search",
+        label=gettext_lazy("Search"),
         required=False,
         max_length=200,
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": "Email or name", "autocomplete": "off"}
+            attrs={
+                "type": "search",
+                "placeholder": gettext_lazy("Email or name"),
+                "autocomplete": "off",
+            }
         ),
     )
 
     def __init__(self, *args, ticket_types, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["ticket_type"].choices = [
-            ("", "All ticket types"),
-            (ANY_TICKET_TYPE, "Any ticket type"),
+            ("", _("All ticket types")),
+            (ANY_TICKET_TYPE, _("Any ticket type")),
             *[(str(ticket_type.pk), ticket_type.name) for ticket_type in ticket_types],
         ]
 
@@ -203,34 +216,43 @@ class WaitingListTable(tables.Table):
     """
 
     place = tables.Column(
-        verbose_name="Place", empty_values=(), orderable=False, attrs={"td": {"class": "num"}}
+        verbose_name=gettext_lazy("Place"),
+        empty_values=(),
+        orderable=False,
+        attrs={"td": {"class": "num"}},
     )
     created_at = tables.DateTimeColumn(
-        verbose_name="Joined", format="j M Y H:i", order_by=("created_at", "pk")
+        verbose_name=gettext_lazy("Joined"),
+        format="SHORT_DATETIME_FORMAT",
+        order_by=("created_at", "pk"),
     )
-    name = tables.Column(verbose_name="Name", order_by=("name", "pk"))
-    email = tables.EmailColumn(verbose_name="Email", order_by=("email", "pk"))
+    name = tables.Column(verbose_name=gettext_lazy("Name"), order_by=("name", "pk"))
+    email = tables.EmailColumn(verbose_name=gettext_lazy("Email"), order_by=("email", "pk"))
     # None is "any ticket type": rendered and exported as "Any".
     ticket_type = tables.Column(
-        verbose_name="Ticket type",
+        verbose_name=gettext_lazy("Ticket type"),
         accessor="ticket_type__name",
         empty_values=(),
         order_by=("ticket_type__name", "created_at", "pk"),
     )
     quantity = tables.Column(
-        verbose_name="Seats", attrs={"td": {"class": "num"}}, order_by=("quantity", "pk")
+        verbose_name=gettext_lazy("Seats"),
+        attrs={"td": {"class": "num"}},
+        order_by=("quantity", "pk"),
     )
-    status = tables.Column(verbose_name="Status", order_by=("status", "created_at", "pk"))
+    status = tables.Column(
+        verbose_name=gettext_lazy("Status"), order_by=("status", "created_at", "pk")
+    )
     offer = tables.Column(
-        verbose_name="Offer",
+        verbose_name=gettext_lazy("Offer"),
         accessor="order__reference",
         default="",
         order_by=("offered_at", "pk"),
     )
     offer_until = tables.DateTimeColumn(
-        verbose_name="Offer until",
+        verbose_name=gettext_lazy("Offer until"),
         accessor="order__hold_expires_at",
-        format="j M Y H:i",
+        format="SHORT_DATETIME_FORMAT",
         default="",
         order_by=("order__hold_expires_at", "pk"),
     )
@@ -252,7 +274,7 @@ class WaitingListTable(tables.Table):
         order_by = ("created_at",)
         template_name = "capacity/orders_table.html"
         per_page = 25
-        empty_text = "No one on the waiting list matches."
+        empty_text = gettext_lazy("No one on the waiting list matches.")
         attrs = {"class": "orders-table waiting-table", "id": "waiting-entries"}
         row_attrs = {
             "data-entry": lambda record: record.pk,
@@ -260,7 +282,7 @@ class WaitingListTable(tables.Table):
         }
 
     results_id = "waiting-results"
-    rows_noun = "waiting-list entries"
+    pages_label = gettext_lazy("Pages of waiting-list entries")
 
     def __init__(self, *args, conference, **kwargs):
         super().__init__(*args, **kwargs)
@@ -302,10 +324,10 @@ class WaitingListTable(tables.Table):
         return spreadsheet_safe(value)
 
     def render_ticket_type(self, value):
-        return value or "Any"
+        return value or _("Any")
 
     def value_ticket_type(self, value):
-        return spreadsheet_safe(value) if value else "Any"
+        return spreadsheet_safe(value) if value else _("Any")
 
     def value_created_at(self, value):
         return _local_iso(value)

@@ -21,10 +21,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import parse_etags
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 from django_tables2 import RequestConfig
@@ -164,17 +165,22 @@ def dashboard_poll(request, conference):
 # --- the orders and waiting-list tables ----------------------------------------------------
 
 
-def _table_page(request, conference, table, form, *, template, partial, noun, filename):
-    """A filtered table: the page, its partial for htmx, or ``?_export=csv`` (every row)."""
+def _table_page(request, conference, table, form, *, template, partial, noun, filename, only_csv):
+    """A filtered table: the page, its partial for htmx, or ``?_export=csv`` (every row).
+
+    The CSV is read by programs: its column names and values are in English
+    whatever the language of the page (``only_csv`` is the message, in the
+    reader's language, for asking another format)."""
     export_format = request.GET.get("_export")
     if export_format == TableExport.CSV:
-        RequestConfig(request, paginate=False).configure(table)
-        exporter = TableExport(
-            TableExport.CSV, table, dataset_kwargs={"title": f"{conference.name} {noun}"}
-        )
+        with translation.override("en"):
+            RequestConfig(request, paginate=False).configure(table)
+            exporter = TableExport(
+                TableExport.CSV, table, dataset_kwargs={"title": f"{conference.name} {noun}"}
+            )
         return _no_store(exporter.response(filename=f"{conference.slug}-{filename}.csv"))
     if export_format is not None:
-        messages.error(request, f"The {noun} can be exported as CSV only.")
+        messages.error(request, only_csv)
     RequestConfig(request, paginate=True).configure(table)
     context = {"conference": conference, "table": table, "filter_form": form}
     show_partial = request.htmx and not request.htmx.history_restore_request
@@ -200,6 +206,7 @@ def order_list(request, conference):
         partial="orders-table",
         noun="orders",
         filename="orders",
+        only_csv=_("The orders can be exported as CSV only."),
     )
 
 
@@ -225,6 +232,7 @@ def waiting_list(request, conference):
         partial="waiting-table",
         noun="waiting list",
         filename="waiting-list",
+        only_csv=_("The waiting list can be exported as CSV only."),
     )
 
 
@@ -237,13 +245,16 @@ class ConfirmForm(forms.Form):
 
 class ExtendHoldForm(forms.Form):
     minutes = forms.IntegerField(
-        label="Extend by (minutes)", min_value=1, max_value=60 * 24 * 30, initial=15
+        label=gettext_lazy("Extend by (minutes)"), min_value=1, max_value=60 * 24 * 30, initial=15
     )
 
 
 @dataclass(frozen=True)
 class OrderAction:
-    """A change an organizer can make to an order, through a registration service."""
+    """A change an organizer can make to an order, through a registration service.
+
+    ``question`` and ``done`` name the order as ``%(ref)s``; ``confirm`` is the
+    button that says yes."""
 
     slug: str
     label: str
@@ -254,6 +265,7 @@ class OrderAction:
     perform: Callable[[Order, dict], Order]
     danger: bool = False
     form_class: type = ConfirmForm
+    confirm: str = ""
 
     def run(self, order, form):
         return self.perform(order, form.cleaned_data)
@@ -265,47 +277,58 @@ ORDER_ACTIONS = {
     for action in [
         OrderAction(
             "mark-paid",
-            "Mark as paid",
-            "Record a manual payment for order {ref}? If its hold has lapsed, "
-            "its seats are taken again only if they are still free.",
-            "Order {ref} is marked as paid.",
+            gettext_lazy("Mark as paid"),
+            gettext_lazy(
+                "Record a manual payment for order %(ref)s? If its hold has lapsed, "
+                "its seats are taken again only if they are still free."
+            ),
+            gettext_lazy("Order %(ref)s is marked as paid."),
             (S.PENDING, S.EXPIRED),
             lambda order, data: order_services.mark_paid(order, provider="manual"),
+            confirm=gettext_lazy("Yes, mark as paid"),
         ),
         OrderAction(
             "extend-hold",
-            "Extend hold",
-            "Give order {ref} more time to pay? Its seats stay held until the new time.",
-            "The hold on order {ref} is extended.",
+            gettext_lazy("Extend hold"),
+            gettext_lazy(
+                "Give order %(ref)s more time to pay? Its seats stay held until the new time."
+            ),
+            gettext_lazy("The hold on order %(ref)s is extended."),
             (S.PENDING, S.EXPIRED),
             lambda order, data: order_services.extend_hold(order, minutes=data["minutes"]),
             form_class=ExtendHoldForm,
+            confirm=gettext_lazy("Yes, extend hold"),
         ),
         OrderAction(
             "partial-refund",
-            "Partial refund",
-            "Record a partial refund of order {ref}? The buyer keeps the seats.",
-            "Order {ref} is partially refunded.",
+            gettext_lazy("Partial refund"),
+            gettext_lazy("Record a partial refund of order %(ref)s? The buyer keeps the seats."),
+            gettext_lazy("Order %(ref)s is partially refunded."),
             (S.PAID,),
             lambda order, data: order_services.refund_order(order, partial=True),
+            confirm=gettext_lazy("Yes, partial refund"),
         ),
         OrderAction(
             "refund",
-            "Refund",
-            "Refund order {ref} in full? Its seats become free at once.",
-            "Order {ref} is refunded; its seats are free again.",
+            gettext_lazy("Refund"),
+            gettext_lazy("Refund order %(ref)s in full? Its seats become free at once."),
+            gettext_lazy("Order %(ref)s is refunded; its seats are free again."),
             (S.PAID, S.PARTIALLY_REFUNDED),
             lambda order, data: order_services.refund_order(order),
             danger=True,
+            confirm=gettext_lazy("Yes, refund"),
         ),
         OrderAction(
             "cancel",
-            "Cancel order",
-            "Cancel order {ref}? Its seats become free at once. This records no refund.",
-            "Order {ref} is cancelled; its seats are free again.",
+            gettext_lazy("Cancel order"),
+            gettext_lazy(
+                "Cancel order %(ref)s? Its seats become free at once. This records no refund."
+            ),
+            gettext_lazy("Order %(ref)s is cancelled; its seats are free again."),
             (S.PENDING, S.EXPIRED, S.PAID, S.PARTIALLY_REFUNDED),
             lambda order, data: order_services.cancel_order(order),
             danger=True,
+            confirm=gettext_lazy("Yes, cancel order"),
         ),
     ]
 }
@@ -354,8 +377,13 @@ def order_action(request, conference, reference, action):
         if order.status not in action.statuses:
             messages.error(
                 request,
-                f"Order {order.reference} is {order.get_status_display().lower()}: "
-                f"“{action.label}” does not apply.",
+                # Translators: status is the order's status in lower case ("paid").
+                _("Order %(reference)s is %(status)s: “%(action)s” does not apply.")
+                % {
+                    "reference": order.reference,
+                    "status": order.get_status_display().lower(),
+                    "action": action.label,
+                },
             )
             return detail_url
         initial = {"minutes": conference.hold_minutes}
@@ -369,13 +397,13 @@ def order_action(request, conference, reference, action):
                 for message in error.messages:
                     messages.error(request, message)
             else:
-                messages.success(request, action.done.format(ref=order.reference))
+                messages.success(request, str(action.done) % {"ref": order.reference})
             return detail_url
     context = {
         "conference": conference,
         "order": order,
         "action": action,
-        "question": action.question.format(ref=order.reference),
+        "question": str(action.question) % {"ref": order.reference},
         "form": form,
     }
     return render(request, "capacity/order_confirm.html", context)

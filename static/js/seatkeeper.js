@@ -7,7 +7,9 @@
      shows again (the dashboard polls at once on it).
    - The dashboard (#dashboard-poller): the last ETag goes back with each poll so
      an unchanged poll is a bodiless 304; "Updated …" stays honest; a failed poll
-     says so instead of going stale quietly.
+     says so instead of going stale quietly, in the page's language: its words
+     come from the page (data-poll-failed and data-poll-error-* on #dashboard,
+     with {time}, {reason} and {status} for what the script fills in).
    - The orders page (#orders-filter): search as you type and filter on change,
      through the form's own hx-get.
    - The language switcher ([data-language-switcher]) reloads the page in another
@@ -33,13 +35,19 @@
     var poller = document.getElementById("dashboard-poller");
     var errorBox = document.getElementById("dashboard-poll-error");
     if (!board || !poller || !errorBox) { return; }
-    var clock = new Intl.DateTimeFormat("en-GB", {
+    var words = board.dataset;
+    var clock = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
       timeZone: board.dataset.timezone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
     });
+    function fill(text, values) {
+      return text.replace(/\{(\w+)\}/g, function (whole, name) {
+        return Object.prototype.hasOwnProperty.call(values, name) ? values[name] : whole;
+      });
+    }
     function isPoll(event) { return event.detail.elt === poller || event.detail.elt.id === "dashboard-poller"; }
     function now() { return clock.format(new Date()); }
     function fail(reason) {
-      errorBox.textContent = "Live updates failed at " + now() + " (" + reason + "). The numbers shown may be out of date; retrying.";
+      errorBox.textContent = fill(words.pollFailed, { time: now(), reason: reason });
       errorBox.hidden = false;
       board.classList.add("is-stale");
     }
@@ -64,13 +72,13 @@
       }
     });
     document.body.addEventListener("htmx:responseError", function (event) {
-      if (isPoll(event)) { fail("the server answered " + event.detail.xhr.status); }
+      if (isPoll(event)) { fail(fill(words.pollErrorStatus, { status: event.detail.xhr.status })); }
     });
     document.body.addEventListener("htmx:sendError", function (event) {
-      if (isPoll(event)) { fail("the server could not be reached"); }
+      if (isPoll(event)) { fail(words.pollErrorUnreachable); }
     });
     document.body.addEventListener("htmx:timeout", function (event) {
-      if (isPoll(event)) { fail("the server took too long"); }
+      if (isPoll(event)) { fail(words.pollErrorTimeout); }
     });
   }
 

@@ -150,7 +150,7 @@ def test_an_offer_links_to_the_order_and_shows_its_deadline(organizer_client, co
     assert row[6] == "Seats offered"
     assert row[7] == offered.order.reference
     deadline = timezone.localtime(offered.order.hold_expires_at)
-    assert row[8] == deadline.strftime("%-d %b %Y %H:%M")
+    assert row[8] == deadline.strftime("%-d %b %Y, %H:%M")  # SHORT_DATETIME_FORMAT
 
 
 def test_the_dashboard_links_to_the_waiting_list(organizer_client, conference):
