@@ -29,7 +29,7 @@ def log_in(page, live_server, next_path):
     page.goto(f"{live_server.url}/accounts/login/?next={next_path}")
     page.fill("input[name=username]", "organizer")
     page.fill("input[name=password]", "pw-for-tests-only")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url(f"**{next_path}")
 
 
