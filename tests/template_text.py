@@ -2,7 +2,8 @@
 
 A template's text is parsed as HTML with every template tag and variable taken out
 (and whole ``{% blocktranslate %}`` … ``{% endblocktranslate %}`` and
-``{% comment %}`` blocks with them): what is left that has letters, in an element's
+``{% comment %}`` blocks with them, and blocks named ``…_class``, which hold CSS
+classes): what is left that has letters, in an element's
 text or in an attribute a person reads (``title``, ``alt``, ``placeholder``,
 ``aria-label``, ``value`` of a button), was written in one language only.
 """
@@ -41,6 +42,8 @@ def template_source_without_translations(source: str) -> str:
                 skipping = "end" + name
             elif name == "comment":
                 skipping = "endcomment"
+            elif name == "block" and token.contents.split()[1].endswith("_class"):
+                skipping = "endblock"
         pieces.append(HOLE)
     return "".join(pieces)
 

@@ -49,3 +49,9 @@ def fast_polls(settings):
     settings.SEATKEEPER_PUBLIC_POLL_SECONDS = 1
     settings.SEATKEEPER_AVAILABILITY_CACHE_SECONDS = 0
     return settings
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """An English browser unless a test asks for another language."""
+    return {**browser_context_args, "locale": "en-US"}
