@@ -35,3 +35,14 @@ def rate_window_held(monkeypatch):
 def _tasks_run_at_once(settings):
     """Queued tasks (emails) run in the test's own process when they are queued."""
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """A test client request leaves its language active in the thread (as a server
+    thread would until its next request): each test starts in English."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")

@@ -187,7 +187,7 @@ def test_the_ticket_page_in_german_says_sold_out_and_prices_the_german_way(clien
     html = client.get("/polyglot/", HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9,en;q=0.5").content
     text = visible_text(html.decode())
     assert "Ausverkauft" in text
-    assert "149,00\xa0€" in text
+    assert "149,00 €" in text  # a no-break space, made plain by visible_text
     assert "Sold out" not in text
 
 
@@ -277,7 +277,8 @@ def test_contract_messages_are_english_in_english_and_translated_otherwise():
             validate_global_capacity(conference, 1)
         return " ".join(refused.value.messages)
 
-    assert "sold out" in refusal()
+    with translation.override("en"):
+        assert "sold out" in refusal()
     with translation.override("de"):
         assert "sold out" not in refusal()
         assert "ausverkauft" in refusal().lower()
