@@ -218,8 +218,8 @@ class Order(models.Model):
 
 class OrderLineItem(models.Model):
     class Kind(models.TextChoices):
-        TICKET = "ticket", "Ticket"
-        ADDON = "addon", "Add-on"
+        TICKET = "ticket", _("Ticket")
+        ADDON = "addon", _("Add-on")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     kind = models.CharField(max_length=10, choices=Kind.choices, blank=True)
