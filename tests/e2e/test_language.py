@@ -23,21 +23,22 @@ def test_a_german_browser_reads_german_and_switching_keeps_the_typed_order(live_
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/sprache/")
+        order_form = page.locator("#order-form")
         expect(page.locator("html")).to_have_attribute("lang", "de")
         expect(page.get_by_text("Ausverkauft").first).to_be_visible()
         expect(page.get_by_text(re.compile(r"149,00\s€")).first).to_be_visible()
 
-        page.locator('input[name="ticket-student"]').fill("2")
-        page.locator('input[name="name"]').fill("Ada Lovelace")
-        page.locator('input[name="email"]').fill("ada@example.com")
+        order_form.locator('input[name="ticket-student"]').fill("2")
+        order_form.locator('input[name="name"]').fill("Ada Lovelace")
+        order_form.locator('input[name="email"]').fill("ada@example.com")
         page.get_by_role("button", name="English").click()
 
         expect(page.locator("html")).to_have_attribute("lang", "en")
         expect(page.get_by_text("Sold out").first).to_be_visible()
         expect(page.get_by_text("€149.00").first).to_be_visible()
-        expect(page.locator('input[name="ticket-student"]')).to_have_value("2")
-        expect(page.locator('input[name="name"]')).to_have_value("Ada Lovelace")
-        expect(page.locator('input[name="email"]')).to_have_value("ada@example.com")
+        expect(order_form.locator('input[name="ticket-student"]')).to_have_value("2")
+        expect(order_form.locator('input[name="name"]')).to_have_value("Ada Lovelace")
+        expect(order_form.locator('input[name="email"]')).to_have_value("ada@example.com")
 
         # The choice is kept: the next page stays English whatever the browser says.
         page.reload()
