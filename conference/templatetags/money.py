@@ -1,6 +1,7 @@
 """``{{ amount|money }}``: a price in settings.SEATKEEPER_CURRENCY, written the way
 the active language writes it ("€149.00" in English, "149,00 €" in German)."""
 
+import functools
 from decimal import Decimal
 
 from babel.numbers import format_currency
@@ -15,7 +16,13 @@ def format_money(amount, language=None) -> str:
     """``amount`` (a Decimal, int or numeric string) in the conference currency for
     ``language`` (the active language when None)."""
     locale = to_locale(language or get_language() or settings.LANGUAGE_CODE)
-    return format_currency(Decimal(amount), settings.SEATKEEPER_CURRENCY, locale=locale)
+    return _formatted(Decimal(amount), settings.SEATKEEPER_CURRENCY, locale)
+
+
+# A ticket page writes the same few prices on every view: Babel is asked once each.
+@functools.lru_cache(maxsize=4096)
+def _formatted(amount: Decimal, currency: str, locale: str) -> str:
+    return format_currency(amount, currency, locale=locale)
 
 
 @register.filter
