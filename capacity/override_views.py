@@ -30,7 +30,6 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
-from conference.models import Conference
 from registration.models import AddOn, TicketType
 from registration.services import issue_comp_order
 
@@ -51,7 +50,7 @@ from .services import (
     release_blocked_seats,
 )
 from .views import organizer_required
-from .waiting import people_reached_by_raise, waiting_summary
+from .waiting import raise_preview
 
 TEMPLATE = "capacity/overrides.html"
 CHANGED_EVENT = "capacity-changed"
@@ -210,54 +209,6 @@ def _typed_total(data) -> int | None:
     except (TypeError, ValueError):
         return None
     return total if 0 <= total <= MAX_CAPACITY else None
-
-
-def raise_preview(target, state, total) -> str:
-    """What raising ``target`` to ``total`` does for the waiting list, in words ("" if nothing).
-
-    Only a raise of the venue or a ticket type (add-ons have no waiting list); 0
-    means unlimited.
-    """
-    if total is None or not isinstance(target, (Conference, TicketType)) or state.unlimited:
-        return ""
-    if total != 0 and total <= state.capacity:
-        return ""
-    reached = people_reached_by_raise(target, total)
-    if reached:
-        values = {"count": reached, "total": total}
-        if total == 0:
-            return (
-                ngettext(
-                    "Making it unlimited offers seats to the next person in line.",
-                    "Making it unlimited offers seats to the next %(count)s people in line.",
-                    reached,
-                )
-                % values
-            )
-        return (
-            ngettext(
-                "Raising to %(total)s offers seats to the next person in line.",
-                "Raising to %(total)s offers seats to the next %(count)s people in line.",
-                reached,
-            )
-            % values
-        )
-    summary = waiting_summary(target if isinstance(target, Conference) else target.conference)
-    if isinstance(target, Conference):
-        waiting = summary.venue.people
-    else:
-        waiting = summary.for_ticket_type(target.pk).people + summary.for_ticket_type(None).people
-    if not waiting:
-        return ""
-    values = {"waiting": waiting, "total": total}
-    if total == 0:
-        return (
-            _("Making it unlimited is not enough for anyone in line yet (%(waiting)s waiting).")
-            % values
-        )
-    return _("Raising to %(total)s is not enough for anyone in line yet (%(waiting)s waiting).") % (
-        values
-    )
 
 
 @require_http_methods(["GET", "POST"])

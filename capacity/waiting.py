@@ -14,6 +14,8 @@ from datetime import timedelta
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from conference.models import Conference
 from registration.emails import send_waiting_list_offer_on_commit
@@ -283,3 +285,51 @@ def people_reached_by_raise(target, new_total) -> int:
         free = None if not new_total else max(0, new_total - taken)
         plan = plan_offers(availability, entries, own_free={target.pk: free})
     return len(plan)
+
+
+def raise_preview(target, state, total) -> str:
+    """What raising ``target`` to ``total`` does for the waiting list, in words ("" if nothing).
+
+    Only a raise of the venue or a ticket type (add-ons have no waiting list); 0
+    means unlimited.
+    """
+    if total is None or not isinstance(target, (Conference, TicketType)) or state.unlimited:
+        return ""
+    if total != 0 and total <= state.capacity:
+        return ""
+    reached = people_reached_by_raise(target, total)
+    if reached:
+        values = {"count": reached, "total": total}
+        if total == 0:
+            return (
+                ngettext(
+                    "Making it unlimited offers seats to the next person in line.",
+                    "Making it unlimited offers seats to the next %(count)s people in line.",
+                    reached,
+                )
+                % values
+            )
+        return (
+            ngettext(
+                "Raising to %(total)s offers seats to the next person in line.",
+                "Raising to %(total)s offers seats to the next %(count)s people in line.",
+                reached,
+            )
+            % values
+        )
+    summary = waiting_summary(target if isinstance(target, Conference) else target.conference)
+    if isinstance(target, Conference):
+        waiting = summary.venue.people
+    else:
+        waiting = summary.for_ticket_type(target.pk).people + summary.for_ticket_type(None).people
+    if not waiting:
+        return ""
+    values = {"waiting": waiting, "total": total}
+    if total == 0:
+        return (
+            _("Making it unlimited is not enough for anyone in line yet (%(waiting)s waiting).")
+            % values
+        )
+    return _("Raising to %(total)s is not enough for anyone in line yet (%(waiting)s waiting).") % (
+        values
+    )

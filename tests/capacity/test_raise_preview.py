@@ -97,8 +97,8 @@ def test_a_raise_too_small_for_the_next_in_line_says_so():
     services.join_waiting_list(
         conference=conference, email="big@example.com", name="Big", quantity=4, ticket_type=regular
     )
-    from capacity.override_views import raise_preview
     from capacity.services import capacity_state
+    from capacity.waiting import raise_preview
 
     assert raise_preview(conference, capacity_state(conference), 5) == (
         "Raising to 5 is not enough for anyone in line yet (1 waiting)."
