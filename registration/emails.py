@@ -58,9 +58,9 @@ def _send(*, subject, template, context, to) -> int:
     return message.send()
 
 
-def _deadline(order) -> str:
-    """When an order's hold ends, in the conference's time zone, for a subject line
-    (written the active language's way)."""
+def hold_deadline(order) -> str:
+    """When an order's hold ends, in the conference's time zone, for a sentence or
+    a subject line (written the active language's way)."""
     with timezone.override(order.conference.timezone):
         return date_format(timezone.localtime(order.hold_expires_at), "DATETIME_FORMAT")
 
@@ -139,7 +139,7 @@ def send_waiting_list_offer(entry_pk) -> int:
     with _as_the_reader(entry.language, entry.conference):
         return _send(
             subject=_("Seats for %(conference)s are held for you until %(deadline)s")
-            % {"conference": entry.conference.name, "deadline": _deadline(order)},
+            % {"conference": entry.conference.name, "deadline": hold_deadline(order)},
             template="waiting_list_offer",
             context=context,
             to=[entry.email],
@@ -177,7 +177,7 @@ def send_transfer_reminder(order_pk) -> int:
             % {
                 "reference": order.reference,
                 "conference": order.conference.name,
-                "deadline": _deadline(order),
+                "deadline": hold_deadline(order),
             },
             template="transfer_reminder",
             context=context,

@@ -19,7 +19,6 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers, quote_etag
-from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -41,6 +40,7 @@ from capacity.services import get_availability
 from conference.models import Conference
 
 from . import payments, services
+from .emails import hold_deadline
 from .forms import Offer, OrderForm, form_offers, offers_for
 from .models import Order, WaitingListEntry
 
@@ -354,17 +354,11 @@ def pay_order(request, slug, reference, secret):
                         "Bank transfer chosen: your seats are held until "
                         "%(deadline)s for the money to arrive."
                     )
-                    % {"deadline": _deadline(order)},
+                    % {"deadline": hold_deadline(order)},
                 )
             return redirect(order)
     order.refresh_from_db()
     return render(request, ORDER_PAGE, _order_context(order, errors=errors), status=status)
-
-
-def _deadline(order) -> str:
-    """When an order's hold ends, in the conference's time zone, for a sentence."""
-    with timezone.override(order.conference.timezone):
-        return date_format(timezone.localtime(order.hold_expires_at), "DATETIME_FORMAT")
 
 
 @cache_control(private=True, no_store=True)
