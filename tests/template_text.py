@@ -18,7 +18,7 @@ from django.template.base import Lexer, TokenType
 WORD = re.compile(r"[^\W\d_]{2,}")
 READABLE_ATTRIBUTES = {"title", "alt", "placeholder", "aria-label", "aria-description"}
 # Names that are the same in every language.
-NOT_WORDS = {"Seatkeeper", "CSV", "htmx", "Deutsch", "English", "Français", "UTC", "€"}
+NOT_WORDS = {"Seatkeeper"}
 UNREAD_ELEMENTS = {"script", "style"}
 # Stands in for a tag or a variable: not a letter, so it never makes a word.
 HOLE = "\x00"
