@@ -11,7 +11,7 @@ stored by a cache (``private, no-store``).
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
+from functools import cache, wraps
 
 from django import forms
 from django.contrib import messages
@@ -106,8 +106,8 @@ def _dashboard_context(request, conference, granularity, versions, *, moved, oob
         "conference": conference,
         "dash": LiveDashboard(conference, granularity=granularity),
         "chart_granularity": granularity,
-        # A poll asks only when a widget it draws needs it.
-        "can_override": (lambda: can_override(user)) if oob else can_override(user),
+        # A poll asks only when a widget it draws needs it, and then once.
+        "can_override": cache(lambda: can_override(user)) if oob else can_override(user),
         "oob": oob,
         "moved": moved,
         "etag": versions.etag(_viewer(request), granularity),

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from capacity import views
 from capacity.models import BlockedSeats
 from capacity.overrides import release_blocked_seats
 from capacity.widgets import WIDGETS, widget_versions
@@ -123,3 +124,19 @@ def test_a_poll_draws_only_the_widgets_that_moved(client, sale):
     assert response["ETag"] != first["ETag"]
     again = client.get(url, headers={"HX-Request": "true", "If-None-Match": response["ETag"]})
     assert again.status_code == 304
+
+
+def test_a_poll_asks_the_viewers_permission_once_at_most(client, sale, monkeypatch):
+    conference, _, order, _, organizer = sale
+    conference.organizers.add(organizer)
+    client.force_login(organizer)
+    asked = []
+    real = views.can_override
+    monkeypatch.setattr(views, "can_override", lambda user: asked.append(user) or real(user))
+    url = reverse("capacity:dashboard-poll", kwargs={"slug": conference.slug})
+
+    response = client.get(url, headers={"HX-Request": "true"})  # every widget drawn
+
+    assert response.status_code == 200
+    assert 'id="overrides-panel"' in response.content.decode()
+    assert len(asked) == 1
