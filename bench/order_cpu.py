@@ -1,7 +1,7 @@
 """CPU per request of the order path, in-process: Django's and its PostgreSQL backend's.
 
     .venv/bin/python bench/order_cpu.py [--rounds 8] [--requests 150]
-        [--against /path/to/another/checkout]
+        [--against /path/to/another/checkout] [--redis redis://127.0.0.1:6379]
 
 The launch rush (bench/launch_rush.py) measures what a buyer sees, but on a
 shared two-core machine its figures move with the machine. This measures the
@@ -20,8 +20,12 @@ request:
 ``--against`` runs a second worker on another checkout of Seatkeeper (say a
 ``git worktree`` of an older commit) and alternates the two, round by round
 and kind by kind, so that the machine's drift hits both alike; it prints the
-medians and the change. Both workers use this script and the other
+medians, the change, and the median and quartiles of the ratio of the two
+codes' CPU round by round. Both workers use this script and the other
 checkout's own code and settings.
+
+``--redis`` puts the cache in Redis, as production does (the rate limit's
+counts, sessions, cached pages); without it the workers cache in local memory.
 """
 
 import argparse
@@ -57,6 +61,12 @@ def worker(tree, name):
         # around each sample, and a connection replaced once CONN_MAX_AGE has
         # passed would end in the middle of one.
         env = common.production_env(url, LOG_LEVEL="ERROR", CONN_MAX_AGE=86400)
+        if os.environ.get("ORDER_CPU_REDIS_URL"):
+            # Production's cache: the rate limit, sessions and cached pages in Redis.
+            env["REDIS_URL"] = os.environ["ORDER_CPU_REDIS_URL"]
+            import redis
+
+            redis.Redis.from_url(env["REDIS_URL"]).flushdb()
         os.environ.update(env)
         common.manage("collectstatic", "--noinput", "-v", "0", env=env)
         import logging
@@ -145,12 +155,16 @@ def worker(tree, name):
         connection.close()
 
 
-def start(tree, name):
+def start(tree, name, redis_url=None):
+    environment = dict(os.environ)
+    if redis_url:
+        environment["ORDER_CPU_REDIS_URL"] = redis_url
     process = subprocess.Popen(
         [sys.executable, str(HERE), "--worker", str(tree), name],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        env=environment,
     )
     if process.stdout.readline().strip() != "ready":
         raise RuntimeError(f"the worker on {tree} did not start")
@@ -168,6 +182,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--requests", type=int, default=150, help="per kind and round")
     parser.add_argument("--against", type=Path, help="another checkout to compare with")
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="Redis as the cache, as in production (each worker flushes and uses"
+        " database 10 + its number), e.g. redis://127.0.0.1:6379",
+    )
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.worker:
@@ -180,7 +200,12 @@ def main():
     trees = {"this": HERE.parent.parent}
     if options.against:
         trees = {"against": options.against.resolve(), **trees}
-    workers = {label: start(tree, f"ordercpu_{n}") for n, (label, tree) in enumerate(trees.items())}
+    workers = {
+        label: start(
+            tree, f"ordercpu_{n}", options.redis and f"{options.redis.rstrip('/')}/{10 + n}"
+        )
+        for n, (label, tree) in enumerate(trees.items())
+    }
     samples = {(label, kind): [] for label in trees for kind in KINDS}
     try:
         for n in range(options.rounds):
@@ -196,6 +221,15 @@ def main():
     def median(label, kind, part):
         return statistics.median(sample[part] for sample in samples[label, kind])
 
+    def round_ratios(kind):
+        """This code's CPU over the other's, round by round (the two ran side by side)."""
+        ratios = [
+            (mine["app"] + mine["db"]) / (theirs["app"] + theirs["db"])
+            for mine, theirs in zip(samples["this", kind], samples["against", kind], strict=True)
+        ]
+        low, middle, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        return f"{middle:.3f} ({low:.3f}–{high:.3f})"
+
     print(f"\n{options.rounds} rounds of {options.requests} requests per kind; medians, ms of CPU")
     for label, tree in trees.items():
         print(f"- {label}: {tree}")
@@ -207,11 +241,14 @@ def main():
             if label == "this" and "against" in trees:
                 before = median("against", kind, "app") + median("against", kind, "db")
                 row.append(f"{100 * ((app + db) / before - 1):+.0f} %")
+                row.append(round_ratios(kind))
             elif "against" in trees:
-                row.append("")
+                row += ["", ""]
             rows.append(row)
     headers = ["request", "code", "Django", "PostgreSQL", "both"]
-    common.print_table(headers + (["change"] if "against" in trees else []), rows)
+    if "against" in trees:
+        headers += ["change", "per-round ratio: median (quartiles)"]
+    common.print_table(headers, rows)
 
 
 if __name__ == "__main__":
