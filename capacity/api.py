@@ -21,6 +21,7 @@ from django.core.cache import cache
 from django.http import JsonResponse
 from django.utils.cache import get_conditional_response, patch_cache_control, quote_etag
 from django.views.decorators.http import require_safe
+from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
 from conference.models import Conference
@@ -31,7 +32,7 @@ from .counters.version import public_conference_row, version_of
 # What the shared cache (Redis) raises when it cannot be reached. A cache that is
 # down makes answers slower, never wrong and never an error: they are computed
 # from the database.
-CACHE_ERRORS = (RedisError, OSError)
+CACHE_ERRORS = (ConnectionInterrupted, RedisError, OSError)
 logger = logging.getLogger(__name__)
 
 

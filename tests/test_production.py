@@ -67,7 +67,7 @@ def test_production_settings_turn_on_what_they_promise():
         "True",
         "True",
         "django.db.backends.postgresql",
-        "django.core.cache.backends.redis.RedisCache",
+        "django_redis.cache.RedisCache",
         "whitenoise.storage.CompressedManifestStaticFilesStorage",
     ]
 

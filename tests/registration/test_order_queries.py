@@ -277,7 +277,7 @@ def test_inside_a_callers_transaction_a_hold_waits_for_the_disk():
 
 UNREACHABLE_REDIS = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
     }
 }
