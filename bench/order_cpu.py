@@ -82,7 +82,7 @@ def worker(tree, name):
         launch_rush.make_conference(10**7)
         application = get_wsgi_application()
 
-        def call(method, path, body=b"", cookie=""):
+        def call(method, path, body=b"", cookie="", address="127.0.0.1"):
             answer = {}
 
             def start_response(status, headers, exc_info=None):
@@ -96,7 +96,7 @@ def worker(tree, name):
                 "SERVER_PORT": "8201",
                 "HTTP_HOST": "127.0.0.1:8201",
                 "SERVER_PROTOCOL": "HTTP/1.1",
-                "REMOTE_ADDR": "127.0.0.1",
+                "REMOTE_ADDR": address,
                 "wsgi.url_scheme": "http",
                 "wsgi.input": io.BytesIO(body),
                 "wsgi.errors": sys.stderr,
@@ -126,7 +126,10 @@ def worker(tree, name):
                 "email": f"buyer{n}@example.com",
                 "csrfmiddlewaretoken": token.decode(),
             }
-            return call("POST", page, urlencode(form).encode(), cookie)
+            # Each buyer from an address of their own, as in a real rush: the
+            # per-address limit counts their first order POST.
+            address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+            return call("POST", page, urlencode(form).encode(), cookie, address)
 
         requests = {
             "placed": lambda: order("1"),
