@@ -23,7 +23,6 @@ from django.http import Http404, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
-from django.utils.http import parse_etags
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -45,7 +44,7 @@ from .dashboard import (
 from .models import can_override
 from .tables import OrderFilterForm, OrderTable, WaitingListFilterForm, WaitingListTable
 from .waiting import places_in_line
-from .widgets import WIDGETS, LiveDashboard, widget_versions
+from .widgets import LiveDashboard, row_versions, rows_to_redraw, widget_versions
 
 
 def _with_viewer_is_organizer(user):
@@ -100,17 +99,29 @@ def _granularity(request):
     return chart if chart in CHART_GRANULARITIES else "hour"
 
 
-def _dashboard_context(request, conference, granularity, versions, *, moved, oob):
+def _dashboard_context(request, conference, granularity, versions, *, held=None, oob=False):
+    """What the page (``oob`` False) or a poll draws: the widgets that moved since
+    the versions the client ``held`` (all of them without), and of the ticket-type
+    rows only those that changed when the client holds the same list of rows."""
     user = request.user
+    dash = LiveDashboard(conference, granularity=granularity)
+    moved = versions.moved(held)
+    rows, redraw_rows = held.rows if held else "", None
+    if "ticket-rows" in moved:
+        rows = row_versions(dash.ticket_rows)
+        if held is not None:
+            redraw_rows = rows_to_redraw(held.rows, dash.ticket_rows)
     return {
         "conference": conference,
-        "dash": LiveDashboard(conference, granularity=granularity),
+        "dash": dash,
         "chart_granularity": granularity,
         # A poll asks only when a widget it draws needs it, and then once.
         "can_override": cache(lambda: can_override(user)) if oob else can_override(user),
         "oob": oob,
         "moved": moved,
-        "etag": versions.etag(_viewer(request), granularity),
+        # None: the whole ticket-type widget; a list: only these rows.
+        "redraw_rows": redraw_rows,
+        "etag": versions.etag(_viewer(request), granularity, rows),
         "poll_seconds": versions.poll_seconds,
     }
 
@@ -132,9 +143,7 @@ def _no_store(response):
 def dashboard(request, conference):
     granularity = _granularity(request)
     versions = widget_versions(conference)
-    context = _dashboard_context(
-        request, conference, granularity, versions, moved=set(WIDGETS), oob=False
-    )
+    context = _dashboard_context(request, conference, granularity, versions)
     return _no_store(render(request, "capacity/dashboard.html", context))
 
 
@@ -144,21 +153,21 @@ def dashboard_poll(request, conference):
     """Out-of-band swaps of the widgets whose version moved since the client's ETag
     (every widget without one), or 304 before any rendering when none moved.
 
-    The ETag names the version of each widget (``capacity.widgets``); the poll
-    element is one of them, drawn again with its next delay when that changes.
+    The ETag names the version of each widget (``capacity.widgets``) and of each
+    ticket-type row: of that widget, only the rows that changed are swapped. The
+    poll element is one of the widgets, drawn again with its next delay when that
+    changes.
     """
     granularity = _granularity(request)
     versions = widget_versions(conference)
-    etag = versions.etag(_viewer(request), granularity)
-    if_none_match = request.headers.get("If-None-Match", "")
-    if etag in parse_etags(if_none_match):
+    held = versions.held_by(request.headers.get("If-None-Match", ""), _viewer(request), granularity)
+    if held is not None and not versions.moved(held):
         response = HttpResponseNotModified()
-        response["ETag"] = etag
+        response["ETag"] = held.etag
         return _no_store(response)
-    moved = versions.moved(if_none_match, _viewer(request), granularity)
-    context = _dashboard_context(request, conference, granularity, versions, moved=moved, oob=True)
+    context = _dashboard_context(request, conference, granularity, versions, held=held, oob=True)
     response = render(request, "capacity/dashboard.html#poll", context)
-    response["ETag"] = etag
+    response["ETag"] = context["etag"]
     return _no_store(response)
 
 

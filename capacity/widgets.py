@@ -10,6 +10,11 @@ draws only the widgets whose version moved (``LiveDashboard`` computes a figure
 the first time a widget reads it). Time-relative widgets (sales in the last hour,
 ages, the projection) carry the current minute, the chart the current hour.
 
+The ticket-type rows go one step further. When their widget moved, each row's
+version is a hash of what it shows (``row_versions``), and the ETag carries
+those too, so a poll redraws only the rows that changed: one row for an order
+of one ticket type. A row added, removed or moved redraws the whole widget.
+
 What no fact shows: a change of the viewer's permissions (a reload brings it),
 and deleting an order that takes no seats, which the latest orders show within
 a minute.
@@ -17,6 +22,7 @@ a minute.
 
 import functools
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 
@@ -218,27 +224,57 @@ class WidgetVersions:
         # ``capacity.counters.conference_version``: moves with any edit at all.
         self.conference_version = conference_version
 
-    def etag(self, user_pk, granularity) -> str:
+    def etag(self, user_pk, granularity, rows="") -> str:
+        """The versions in a fixed order, then (after ``~``) those of the ticket-type
+        rows the client holds (``row_versions``), when known."""
         versions = ".".join(self.versions[widget] for widget in WIDGETS)
-        return f'"{user_pk}-{granularity}-{versions}"'
+        return f'"{user_pk}-{granularity}-{versions}{"~" + rows if rows else ""}"'
 
-    def moved(self, if_none_match, user_pk, granularity) -> set:
-        """The widgets whose version differs from those named by the client's ETag
-        (every widget when it names none for this viewer and chart period)."""
+    def held_by(self, if_none_match, user_pk, granularity) -> "HeldVersions | None":
+        """What the client's ETag says it shows, when it names this viewer and chart period."""
         for tag in if_none_match.split(","):
             tag = tag.strip().removeprefix("W/").strip('"')
             user, _, rest = tag.partition("-")
-            period, _, versions = rest.partition("-")
-            if user != str(user_pk) or period != granularity:
-                continue
+            period, _, rest = rest.partition("-")
+            versions, _, rows = rest.partition("~")
             known = versions.split(".")
-            if len(known) == len(WIDGETS):
-                return {
-                    widget
-                    for widget, version in zip(WIDGETS, known, strict=True)
-                    if self.versions[widget] != version
-                }
-        return set(WIDGETS)
+            if user == str(user_pk) and period == granularity and len(known) == len(WIDGETS):
+                return HeldVersions(dict(zip(WIDGETS, known, strict=True)), rows, f'"{tag}"')
+        return None
+
+    def moved(self, held) -> set:
+        """The widgets whose version differs from those the client holds (every
+        widget when it holds none)."""
+        if held is None:
+            return set(WIDGETS)
+        return {widget for widget in WIDGETS if self.versions[widget] != held.versions[widget]}
+
+
+@dataclass(frozen=True)
+class HeldVersions:
+    """The versions an ETag sent back by a client names: of each widget and of
+    each ticket-type row (``row_versions``, empty when it names none)."""
+
+    versions: dict
+    rows: str
+    etag: str
+
+
+def row_versions(rows) -> str:
+    """``<list>:<row>.<row>…``: the version of the list of rows (which rows, in
+    which order) and of each row (everything it shows)."""
+    return f"{_digest([row.dom_id for row in rows])}:{'.'.join(_digest(row) for row in rows)}"
+
+
+def rows_to_redraw(held_rows, rows) -> list | None:
+    """The rows whose version differs from those in ``held_rows`` (a client's
+    ``row_versions``); None when the client holds none or a different list of
+    rows (one added, removed or moved): then the whole widget is drawn."""
+    listed, _, each = held_rows.partition(":")
+    versions = each.split(".")
+    if listed != _digest([row.dom_id for row in rows]) or len(versions) != len(rows):
+        return None
+    return [row for row, version in zip(rows, versions, strict=True) if _digest(row) != version]
 
 
 def widget_versions(conference, *, now=None) -> WidgetVersions:

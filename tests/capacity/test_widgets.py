@@ -23,8 +23,8 @@ SEAT_WIDGETS = {"venue-gauge", "ticket-rows", "sales-stats", "projection", "sale
 @pytest.fixture
 def sale():
     conference = make_conference(total_capacity=100)
-    regular = make_ticket_type(conference, name="Regular", total_quantity=50)
-    make_ticket_type(conference, name="Student", total_quantity=20)
+    regular = make_ticket_type(conference, name="Regular", slug="regular", total_quantity=50)
+    make_ticket_type(conference, name="Student", slug="student", total_quantity=20)
     make_addon(conference, name="Dinner", total_quantity=30)
     order = make_order(conference, Order.Status.PAID, tickets=[(regular, 2)])
     # A hold lapsing before any new one: the next lapse stays the same.
@@ -106,6 +106,10 @@ def test_versions_are_one_statement_whatever_the_ticket_types(sale):
     assert counts == [1, 1]
 
 
+def swapped_in(html) -> set:
+    return set(re.findall(r'id="([a-z0-9-]+)"[^>]*hx-swap-oob="true"', html))
+
+
 def test_a_poll_draws_only_the_widgets_that_moved(client, sale):
     conference, regular, _, _, organizer = sale
     conference.organizers.add(organizer)
@@ -118,8 +122,8 @@ def test_a_poll_draws_only_the_widgets_that_moved(client, sale):
 
     html = response.content.decode()
     assert response.status_code == 200
-    swapped = set(re.findall(r'id="([a-z-]+)"[^>]*hx-swap-oob="true"', html))
-    assert swapped == {"dashboard-updated", "item-rows"}
+    # Of the ticket types, only the renamed row is drawn.
+    assert swapped_in(html) == {"dashboard-updated", "ticket-type-regular"}
     assert "Ordinar" in html
     assert response["ETag"] != first["ETag"]
     again = client.get(url, headers={"HX-Request": "true", "If-None-Match": response["ETag"]})
@@ -140,3 +144,64 @@ def test_a_poll_asks_the_viewers_permission_once_at_most(client, sale, monkeypat
     assert response.status_code == 200
     assert 'id="overrides-panel"' in response.content.decode()
     assert len(asked) == 1
+
+
+def polls(client, conference, organizer):
+    """Poll after poll, each sending the ETag of the one before, as the page does."""
+    conference.organizers.add(organizer)
+    client.force_login(organizer)
+    url = reverse("capacity:dashboard-poll", kwargs={"slug": conference.slug})
+    etag = client.get(reverse("capacity:dashboard", kwargs={"slug": conference.slug}))
+    etag = re.search(r'data-etag="([^"]+)"', etag.content.decode()).group(1).replace("&quot;", '"')
+
+    def poll():
+        nonlocal etag
+        response = client.get(url, headers={"HX-Request": "true", "If-None-Match": etag})
+        etag = response.get("ETag", etag)
+        return response
+
+    return poll
+
+
+def test_a_new_order_redraws_the_row_of_its_ticket_type_only(client, sale):
+    conference, regular, _, _, organizer = sale
+    poll = polls(client, conference, organizer)
+    assert poll().status_code == 304  # the page's own ETag: nothing moved
+
+    make_order(conference, Order.Status.PENDING, tickets=[(regular, 2)])
+    response = poll()
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    drawn = swapped_in(html)
+    assert "ticket-type-regular" in drawn
+    assert "ticket-type-student" not in drawn
+    assert "item-rows" not in drawn
+    # A row swapped alone travels in a <template>, where a <tr> may stand.
+    assert re.search(r'<template>\s*<tr id="ticket-type-regular" hx-swap-oob="true"', html)
+    assert poll().status_code == 304
+
+
+def test_a_ticket_type_added_redraws_the_whole_widget(client, sale):
+    conference, _, _, _, organizer = sale
+    poll = polls(client, conference, organizer)
+
+    make_ticket_type(conference, name="Speaker", slug="speaker", total_quantity=5)
+    html = poll().content.decode()
+
+    assert "item-rows" in swapped_in(html)
+    assert "Speaker" in html
+
+
+def test_a_client_holding_no_row_versions_gets_the_whole_widget(client, sale):
+    conference, regular, _, _, organizer = sale
+    conference.organizers.add(organizer)
+    client.force_login(organizer)
+    url = reverse("capacity:dashboard-poll", kwargs={"slug": conference.slug})
+    etag = client.get(url, headers={"HX-Request": "true"})["ETag"]
+    without_rows = etag.split("~")[0] + '"'
+
+    TicketType.objects.filter(pk=regular.pk).update(name="Ordinar")
+    response = client.get(url, headers={"HX-Request": "true", "If-None-Match": without_rows})
+
+    assert "item-rows" in swapped_in(response.content.decode())

@@ -144,10 +144,18 @@ def test_mark_paid_from_the_order_page_with_confirmation(live_server, page, sale
 
 def test_a_poll_swaps_only_the_widgets_that_changed(live_server, page, fast_polls, sale):
     conference, regular = sale
+    make_ticket_type(conference, slug="student", name="Student", total_quantity=10)
     log_in(page, live_server, f"/dashboard/{conference.slug}/")
     row_name = page.locator("#ticket-type-regular th")
     expect(row_name).to_contain_text("Regular")
-    widgets = ["venue-gauge", "sales-chart", "overrides-panel", "item-rows"]
+    widgets = [
+        "venue-gauge",
+        "sales-chart",
+        "overrides-panel",
+        "item-rows",
+        "ticket-type-regular",
+        "ticket-type-student",
+    ]
     for widget in widgets:
         page.evaluate(f"document.getElementById('{widget}').dataset.testMarker = 'kept'")
 
@@ -158,12 +166,38 @@ def test_a_poll_swaps_only_the_widgets_that_changed(live_server, page, fast_poll
         widget: page.evaluate(f"document.getElementById('{widget}').dataset.testMarker || ''")
         for widget in widgets
     }
+    # Of the ticket types' table, only the renamed row was swapped.
     assert kept == {
         "venue-gauge": "kept",
         "sales-chart": "kept",
         "overrides-panel": "kept",
-        "item-rows": "",
+        "item-rows": "kept",
+        "ticket-type-regular": "",
+        "ticket-type-student": "kept",
     }
+
+
+def test_a_sale_swaps_the_row_of_its_ticket_type_and_no_other(live_server, page, fast_polls, sale):
+    conference, regular = sale
+    make_ticket_type(conference, slug="student", name="Student", total_quantity=10)
+    log_in(page, live_server, f"/dashboard/{conference.slug}/")
+    rows = ["ticket-type-regular", "ticket-type-student"]
+    for row in rows:
+        page.evaluate(f"document.getElementById('{row}').dataset.testMarker = 'kept'")
+
+    services.place_order(
+        conference=conference, email="ada@example.com", name="Ada", tickets={regular: 2}
+    )
+
+    expect(page.locator("#ticket-type-regular [data-field=held]")).to_have_text("2", timeout=4000)
+    expect(page.locator("#venue-held")).to_have_text("2")
+    kept = {
+        row: page.evaluate(f"document.getElementById('{row}').dataset.testMarker || ''")
+        for row in rows
+    }
+    assert kept == {"ticket-type-regular": "", "ticket-type-student": "kept"}
+    # The swapped row is a row of the table, not loose in the page.
+    assert page.locator("#ticket-type-rows tbody > tr#ticket-type-regular").count() == 1
 
 
 def test_the_poll_speeds_up_while_seats_move_and_backs_off_when_quiet(
