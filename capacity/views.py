@@ -44,7 +44,7 @@ from .dashboard import (
 from .models import can_override
 from .tables import OrderFilterForm, OrderTable, WaitingListFilterForm, WaitingListTable
 from .waiting import places_in_line
-from .widgets import LiveDashboard, row_versions, rows_to_redraw, widget_versions
+from .widgets import LiveDashboard, ticket_rows_to_draw, widget_versions
 
 
 def _with_viewer_is_organizer(user):
@@ -106,11 +106,7 @@ def _dashboard_context(request, conference, granularity, versions, *, held=None,
     user = request.user
     dash = LiveDashboard(conference, granularity=granularity)
     moved = versions.moved(held)
-    rows, redraw_rows = held.rows if held else "", None
-    if "ticket-rows" in moved:
-        rows = row_versions(dash.ticket_rows)
-        if held is not None:
-            redraw_rows = rows_to_redraw(held.rows, dash.ticket_rows)
+    rows, redraw_rows = ticket_rows_to_draw(dash, moved, held)
     return {
         "conference": conference,
         "dash": dash,

@@ -266,6 +266,18 @@ def row_versions(rows) -> str:
     return f"{_digest([row.dom_id for row in rows])}:{'.'.join(_digest(row) for row in rows)}"
 
 
+def ticket_rows_to_draw(dash, moved, held) -> tuple[str, list | None]:
+    """(the ticket-type rows' versions for the ETag, the rows a poll redraws).
+
+    The rows to redraw are None when the whole widget is drawn: on the page, or
+    when the client holds no row versions or another list of rows.
+    """
+    if "ticket-rows" not in moved:
+        return (held.rows if held else ""), None
+    rows = row_versions(dash.ticket_rows)
+    return rows, (rows_to_redraw(held.rows, dash.ticket_rows) if held else None)
+
+
 def rows_to_redraw(held_rows, rows) -> list | None:
     """The rows whose version differs from those in ``held_rows`` (a client's
     ``row_versions``); None when the client holds none or a different list of
