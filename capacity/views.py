@@ -106,13 +106,14 @@ def _dashboard_context(request, conference, granularity, versions, *, held=None,
     user = request.user
     dash = LiveDashboard(conference, granularity=granularity)
     moved = versions.moved(held)
-    rows, redraw_rows = ticket_rows_to_draw(dash, moved, held)
+    # A poll asks only when a widget it draws needs it, and then once.
+    may_override = cache(lambda: can_override(user)) if oob else can_override(user)
+    rows, redraw_rows = ticket_rows_to_draw(dash, moved, held, controls=may_override)
     return {
         "conference": conference,
         "dash": dash,
         "chart_granularity": granularity,
-        # A poll asks only when a widget it draws needs it, and then once.
-        "can_override": cache(lambda: can_override(user)) if oob else can_override(user),
+        "can_override": may_override,
         "oob": oob,
         "moved": moved,
         # None: the whole ticket-type widget; a list: only these rows.
@@ -123,8 +124,9 @@ def _dashboard_context(request, conference, granularity, versions, *, held=None,
 
 
 def _viewer(request) -> str:
-    # Widgets are drawn for one organizer in one language: either changing draws them anew.
-    return f"{request.user.pk}:{get_language()}"
+    # Widgets are drawn for one organizer in one language: either changing draws them
+    # anew. No "-", which separates the parts of the ETag ("pt-br" becomes "pt_br").
+    return f"{request.user.pk}:{get_language().replace('-', '_')}"
 
 
 def _no_store(response):

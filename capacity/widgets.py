@@ -260,31 +260,38 @@ class HeldVersions:
     etag: str
 
 
-def row_versions(rows) -> str:
+def row_versions(rows, columns=False) -> str:
     """``<list>:<row>.<row>…``: the version of the list of rows (which rows, in
-    which order) and of each row (everything it shows)."""
-    return f"{_digest([row.dom_id for row in rows])}:{'.'.join(_digest(row) for row in rows)}"
+    which order, with which ``columns``) and of each row (everything it shows)."""
+    return f"{_list_digest(rows, columns)}:{'.'.join(_digest(row) for row in rows)}"
 
 
-def ticket_rows_to_draw(dash, moved, held) -> tuple[str, list | None]:
+def _list_digest(rows, columns) -> str:
+    return _digest([columns, *(row.dom_id for row in rows)])
+
+
+def ticket_rows_to_draw(dash, moved, held, *, controls) -> tuple[str, list | None]:
     """(the ticket-type rows' versions for the ETag, the rows a poll redraws).
 
     The rows to redraw are None when the whole widget is drawn: on the page, or
-    when the client holds no row versions or another list of rows.
+    when the client holds no row versions or another list of rows. ``controls``
+    (a bool, or a callable giving it) says whether the rows carry the override
+    controls' column: a change of it redraws the whole table, header included.
     """
     if "ticket-rows" not in moved:
         return (held.rows if held else ""), None
-    rows = row_versions(dash.ticket_rows)
-    return rows, (rows_to_redraw(held.rows, dash.ticket_rows) if held else None)
+    columns = bool(controls() if callable(controls) else controls)
+    rows = row_versions(dash.ticket_rows, columns)
+    return rows, (rows_to_redraw(held.rows, dash.ticket_rows, columns) if held else None)
 
 
-def rows_to_redraw(held_rows, rows) -> list | None:
+def rows_to_redraw(held_rows, rows, columns=False) -> list | None:
     """The rows whose version differs from those in ``held_rows`` (a client's
     ``row_versions``); None when the client holds none or a different list of
     rows (one added, removed or moved): then the whole widget is drawn."""
     listed, _, each = held_rows.partition(":")
     versions = each.split(".")
-    if listed != _digest([row.dom_id for row in rows]) or len(versions) != len(rows):
+    if listed != _list_digest(rows, columns) or len(versions) != len(rows):
         return None
     return [row for row, version in zip(rows, versions, strict=True) if _digest(row) != version]
 

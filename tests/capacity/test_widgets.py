@@ -4,16 +4,24 @@ import re
 
 import pytest
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from capacity import views
 from capacity.models import BlockedSeats
 from capacity.overrides import release_blocked_seats
 from capacity.widgets import WIDGETS, widget_versions
 from registration.models import Order, TicketType
-from tests.factories import make_addon, make_conference, make_order, make_ticket_type, make_user
+from tests.factories import (
+    grant,
+    make_addon,
+    make_conference,
+    make_order,
+    make_ticket_type,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -205,3 +213,49 @@ def test_a_client_holding_no_row_versions_gets_the_whole_widget(client, sale):
     response = client.get(url, headers={"HX-Request": "true", "If-None-Match": without_rows})
 
     assert "item-rows" in swapped_in(response.content.decode())
+
+
+def test_a_change_of_the_viewers_override_permission_redraws_the_whole_table(client, sale):
+    conference, regular, _, _, organizer = sale
+    poll = polls(client, conference, organizer)
+    grant(organizer, "capacity.override_capacity")
+
+    make_order(conference, Order.Status.PENDING, tickets=[(regular, 1)])
+    html = poll().content.decode()
+
+    # The rows gain the controls' column: header and rows are drawn together.
+    assert "item-rows" in swapped_in(html)
+
+
+def test_no_row_or_table_can_share_an_id(client, sale):
+    """A row's id is ticket-type-<slug> or addon-<slug>; the tables' and widgets' ids
+    are out of reach of any slug."""
+    conference, _, _, _, organizer = sale
+    make_ticket_type(conference, name="Rows", slug="rows")
+    make_addon(conference, name="Section", slug="section")
+    conference.organizers.add(organizer)
+    client.force_login(organizer)
+
+    html = client.get(reverse("capacity:dashboard", kwargs={"slug": conference.slug}))
+    ids = re.findall(r'\bid="([^"]+)"', html.content.decode())
+
+    assert "ticket-type-rows" in ids and "addon-section" in ids
+    assert len(ids) == len(set(ids))
+
+
+def test_a_language_with_a_region_still_gets_a_304(client, sale):
+    conference, _, _, _, organizer = sale
+    conference.organizers.add(organizer)
+    client.force_login(organizer)
+    url = reverse("capacity:dashboard-poll", kwargs={"slug": conference.slug})
+    with translation.override("pt-br"):
+        request = RequestFactory().get(url)
+        request.user = organizer
+        viewer = views._viewer(request)
+    versions = widget_versions(conference)
+    etag = versions.etag(viewer, "hour")
+
+    held = versions.held_by(etag, viewer, "hour")
+
+    assert "-" not in viewer
+    assert held is not None and not versions.moved(held)

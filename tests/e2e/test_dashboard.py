@@ -197,7 +197,7 @@ def test_a_sale_swaps_the_row_of_its_ticket_type_and_no_other(live_server, page,
     }
     assert kept == {"ticket-type-regular": "", "ticket-type-student": "kept"}
     # The swapped row is a row of the table, not loose in the page.
-    assert page.locator("#ticket-type-rows tbody > tr#ticket-type-regular").count() == 1
+    assert page.locator("#ticket-types-table tbody > tr#ticket-type-regular").count() == 1
 
 
 def test_the_poll_speeds_up_while_seats_move_and_backs_off_when_quiet(
