@@ -38,7 +38,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 HERE = Path(__file__).resolve()
 KINDS = ("placed", "refused", "page")
@@ -158,6 +158,11 @@ def worker(tree, name):
         connection.close()
 
 
+def redis_database(url, number) -> str:
+    """``url`` (any database or query it names aside) naming database ``number``."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{number}", query=""))
+
+
 def start(tree, name, redis_url=None):
     environment = dict(os.environ)
     if redis_url:
@@ -204,9 +209,7 @@ def main():
     if options.against:
         trees = {"against": options.against.resolve(), **trees}
     workers = {
-        label: start(
-            tree, f"ordercpu_{n}", options.redis and f"{options.redis.rstrip('/')}/{10 + n}"
-        )
+        label: start(tree, f"ordercpu_{n}", options.redis and redis_database(options.redis, 10 + n))
         for n, (label, tree) in enumerate(trees.items())
     }
     samples = {(label, kind): [] for label in trees for kind in KINDS}
