@@ -138,8 +138,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
 ):
     # Parameters bound on the server let psycopg prepare a statement the fifth
     # time one connection sends it; PostgreSQL then parses and plans it no more.
-    # A pooler in transaction mode that cannot keep prepared statements
-    # (PgBouncer before 1.21) needs DATABASE_PREPARED_STATEMENTS=0.
+    # A pooler in transaction mode that does not keep prepared statements
+    # needs DATABASE_PREPARED_STATEMENTS=0 (docs/deploy.md).
     options = DATABASES["default"].setdefault("OPTIONS", {})
     options.setdefault("server_side_binding", True)
     options.setdefault("prepare_threshold", 5)
