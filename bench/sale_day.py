@@ -66,7 +66,7 @@ ORGANIZER_PASSWORD = "bench-organizer-password-1"
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 # What a banner says about the venue.
 SEATS_LEFT = re.compile(r"Only (\d+) seats? left|(is sold out)")
-VENUE_REMAINING = re.compile(r'id="venue-remaining" data-value="(\d*)"')
+VENUE_REMAINING = re.compile(r'id="venue-remaining"\s+data-value="(\d*)"')
 EVERY = re.compile(r"every (\d+(?:\.\d+)?)s")
 
 
