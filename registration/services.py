@@ -93,7 +93,6 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
     # The buyer's held seats are counted in the snapshot's statement unless the
     # conference as the caller read it has no limit (checked again under the lock).
     no_limit = isinstance(conference, Conference) and not conference.max_held_seats_per_buyer
-    refusal = None
     with locked_conference(
         conference,
         with_availability=True,
@@ -116,26 +115,21 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
                 )
                 check_buyer_limit(conference, availability, email, seats)
         except ValidationError as error:
-            # Raised once the transaction has ended: it wrote nothing, and a
-            # commit, unlike a rollback, keeps the connection's prepared
-            # statements (psycopg forgets them all at a rollback).
-            refusal = OrderRefused(error.error_list, availability=availability)
+            raise OrderRefused(error.error_list, availability=availability) from None
+
+        order = Order(conference=conference, email=email, name=name, total=total)
+        if total == 0:
+            order.status = Order.Status.PAID
+            order.paid_at = now
+            order.payment_provider = "free"
+            locked.commit_durably()  # a sale, not a hold
         else:
-            order = Order(conference=conference, email=email, name=name, total=total)
-            if total == 0:
-                order.status = Order.Status.PAID
-                order.paid_at = now
-                order.payment_provider = "free"
-                locked.commit_durably()  # a sale, not a hold
-            else:
-                order.status = Order.Status.PENDING
-                order.hold_expires_at = now + timedelta(minutes=conference.hold_minutes)
-            _write_order(order, lines)
-            if order.status == Order.Status.PAID:
-                confirm_payment_on_commit(order)
-    if refusal is not None:
-        raise refusal
-    return order
+            order.status = Order.Status.PENDING
+            order.hold_expires_at = now + timedelta(minutes=conference.hold_minutes)
+        _write_order(order, lines)
+        if order.status == Order.Status.PAID:
+            confirm_payment_on_commit(order)
+        return order
 
 
 def mark_paid(order, *, provider="") -> Order:

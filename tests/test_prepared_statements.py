@@ -5,10 +5,6 @@ that off for poolers that cannot keep prepared statements."""
 import pytest
 from django.db import connection
 
-from registration import services
-from registration.models import Order
-from registration.services import OrderRefused
-from tests.factories import make_conference, make_ticket_type
 from tests.test_production import run_django
 
 SERVER_SIDE = (
@@ -54,30 +50,3 @@ def test_a_statement_sent_again_and_again_is_prepared_by_its_connection():
     # Parsed and planned the first times, then prepared once and reused.
     assert sent[0] is False
     assert sent[-1] is True
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite prepares nothing here")
-@pytest.mark.django_db(transaction=True)
-def test_refused_orders_keep_the_prepared_statements_of_the_order_path():
-    """A refusal ends its transaction with a commit (it wrote nothing): a rollback
-    would make psycopg deallocate every statement the connection had prepared."""
-    conference = make_conference(total_capacity=1)
-    ticket_type = make_ticket_type(conference, total_quantity=1)
-    services.place_order(
-        conference=conference, email="first@example.com", name="First", tickets={ticket_type: 1}
-    )
-    for n in range(8):
-        with pytest.raises(OrderRefused):
-            services.place_order(
-                conference=conference,
-                email=f"late{n}@example.com",
-                name="Late",
-                tickets={ticket_type: 1},
-            )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%FOR UPDATE%"],
-        )
-        assert cursor.fetchone()[0] == 1
-    assert Order.objects.count() == 1
