@@ -133,16 +133,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db{TEST_DB_SUFFIX}.sqlite3")}
 elif TEST_DB_SUFFIX:
     DATABASES["default"]["TEST"] = {"NAME": f"test_seatkeeper_{TEST_DB_SUFFIX}"}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
-    os.environ.get("DATABASE_PREPARED_STATEMENTS", "1") != "0"
-):
-    # Parameters bound on the server let psycopg prepare a statement the fifth
-    # time one connection sends it; PostgreSQL then parses and plans it no more.
-    # A pooler in transaction mode that does not keep prepared statements
-    # needs DATABASE_PREPARED_STATEMENTS=0 (docs/deploy.md).
-    options = DATABASES["default"].setdefault("OPTIONS", {})
-    options.setdefault("server_side_binding", True)
-    options.setdefault("prepare_threshold", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
