@@ -29,6 +29,7 @@ from functools import cached_property
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import parse_etags
 
 from conference.models import Conference
 from registration.models import AddOn, Order, TicketType, WaitingListEntry
@@ -232,8 +233,8 @@ class WidgetVersions:
 
     def held_by(self, if_none_match, user_pk, granularity) -> "HeldVersions | None":
         """What the client's ETag says it shows, when it names this viewer and chart period."""
-        for tag in if_none_match.split(","):
-            tag = tag.strip().removeprefix("W/").strip('"')
+        for tag in parse_etags(if_none_match):
+            tag = tag.removeprefix("W/").strip('"')
             user, _, rest = tag.partition("-")
             period, _, rest = rest.partition("-")
             versions, _, rows = rest.partition("~")
@@ -263,37 +264,34 @@ class HeldVersions:
 def row_versions(rows, columns=False) -> str:
     """``<list>:<row>.<row>…``: the version of the list of rows (which rows, in
     which order, with which ``columns``) and of each row (everything it shows)."""
-    return f"{_list_digest(rows, columns)}:{'.'.join(_digest(row) for row in rows)}"
-
-
-def _list_digest(rows, columns) -> str:
-    return _digest([columns, *(row.dom_id for row in rows)])
+    listed = _digest([columns, *(row.dom_id for row in rows)])
+    return f"{listed}:{'.'.join(_digest(row) for row in rows)}"
 
 
 def ticket_rows_to_draw(dash, moved, held, *, controls) -> tuple[str, list | None]:
     """(the ticket-type rows' versions for the ETag, the rows a poll redraws).
 
-    The rows to redraw are None when the whole widget is drawn: on the page, or
-    when the client holds no row versions or another list of rows. ``controls``
+    The rows to redraw are those whose version differs from the client's; None
+    when the whole widget is drawn: on the page, or when the client holds no row
+    versions or another list of rows (one added, removed or moved). ``controls``
     (a bool, or a callable giving it) says whether the rows carry the override
     controls' column: a change of it redraws the whole table, header included.
     """
     if "ticket-rows" not in moved:
         return (held.rows if held else ""), None
     columns = bool(controls() if callable(controls) else controls)
-    rows = row_versions(dash.ticket_rows, columns)
-    return rows, (rows_to_redraw(held.rows, dash.ticket_rows, columns) if held else None)
-
-
-def rows_to_redraw(held_rows, rows, columns=False) -> list | None:
-    """The rows whose version differs from those in ``held_rows`` (a client's
-    ``row_versions``); None when the client holds none or a different list of
-    rows (one added, removed or moved): then the whole widget is drawn."""
-    listed, _, each = held_rows.partition(":")
-    versions = each.split(".")
-    if listed != _list_digest(rows, columns) or len(versions) != len(rows):
-        return None
-    return [row for row, version in zip(rows, versions, strict=True) if _digest(row) != version]
+    rows = dash.ticket_rows
+    current = row_versions(rows, columns)
+    if held is None:
+        return current, None
+    listed, _, each = current.partition(":")
+    held_listed, _, held_each = held.rows.partition(":")
+    if listed != held_listed:
+        return current, None
+    now, before = each.split("."), held_each.split(".")
+    if len(before) != len(now):
+        return current, None
+    return current, [row for row, new, old in zip(rows, now, before, strict=True) if new != old]
 
 
 def widget_versions(conference, *, now=None) -> WidgetVersions:
