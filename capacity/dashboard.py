@@ -117,20 +117,67 @@ def local_day_start(now, tz) -> datetime:
     return datetime.combine(now.astimezone(tz).date(), time.min, tzinfo=tz)
 
 
-def sales_stats(conference, *, now, tz) -> SalesStats:
-    """Sales in the last hour and since midnight in the conference's time zone, in one query."""
+def _chart_buckets(now, tz, granularity):
+    """Bucket starts, oldest first, and a function mapping a truncated DB value to its key."""
+    if granularity == "day":
+        today = now.astimezone(tz).date()
+        days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
+        starts = [datetime.combine(day, time.min, tzinfo=tz) for day in days]
+        return starts, [day for day in days], lambda value: value
+    this_hour = now.astimezone(tz).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    starts_utc = [this_hour - timedelta(hours=n) for n in range(CHART_HOURS - 1, -1, -1)]
+
+    def key(value):
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, tz)
+        return value.astimezone(UTC)
+
+    return [start.astimezone(tz) for start in starts_utc], starts_utc, key
+
+
+@dataclass(frozen=True)
+class Sales:
+    """The sales figures and the chart, read together in one pass over the lines."""
+
+    stats: SalesStats
+    chart: SalesChart
+
+
+def sales(conference, *, now, tz, granularity="hour") -> Sales:
+    """Sales in the last hour and since midnight (conference time), and the chart of
+    seats taken per hour (last 24 h) or per day (last 14 days), by when the order
+    was placed: one query, grouped by the chart's buckets.
+
+    Every figure is a sum or a count over the buckets: an order's lines share its
+    bucket, so the orders counted in each bucket add up. The stats' windows are
+    filters of their own, not buckets.
+    """
+    if granularity not in CHART_GRANULARITIES:
+        granularity = "hour"
+    starts, keys, key_of = _chart_buckets(now, tz, granularity)
     hour_ago = now - PACE_WINDOW
     day_start = local_day_start(now, tz)
     paid = committed()
     ticket = Q(kind=OrderLineItem.Kind.TICKET)
     in_hour = Q(order__created_at__gte=hour_ago)
     today = Q(order__created_at__gte=day_start)
-    row = (
+    charted = ticket & Q(order__created_at__gte=starts[0])
+    trunc = (
+        TruncDate("order__created_at", tzinfo=tz)
+        if granularity == "day"
+        else TruncHour("order__created_at", tzinfo=tz)
+    )
+    rows = (
         OrderLineItem.objects.filter(
-            order__conference=conference, order__created_at__gte=min(hour_ago, day_start)
+            order__conference=conference,
+            order__created_at__gte=min(starts[0], hour_ago, day_start),
         )
         .filter(taking_seats(now))
-        .aggregate(
+        .annotate(bucket=trunc)
+        .values("bucket")
+        .annotate(
+            sold=Sum("quantity", filter=charted & paid, default=0),
+            held=Sum("quantity", filter=charted & ~paid, default=0),
             hour_sold=Sum("quantity", filter=ticket & in_hour & paid, default=0),
             hour_held=Sum("quantity", filter=ticket & in_hour & ~paid, default=0),
             hour_orders=Count("order", distinct=True, filter=in_hour),
@@ -140,8 +187,44 @@ def sales_stats(conference, *, now, tz) -> SalesStats:
             today_revenue=Sum("line_total", filter=today & paid, default=0),
             first_seat_in_hour=Min("order__created_at", filter=ticket & in_hour),
         )
+        .order_by()
     )
-    return SalesStats(**row)
+    per_bucket = {}
+    totals = dict.fromkeys(_SUMMED, 0)
+    firsts = []
+    for row in rows:
+        per_bucket[key_of(row["bucket"])] = (row["sold"], row["held"])
+        for name in _SUMMED:
+            totals[name] += row[name]
+        if row["first_seat_in_hour"] is not None:
+            firsts.append(row["first_seat_in_hour"])
+    counts = [per_bucket.get(key, (0, 0)) for key in keys]
+    return Sales(
+        stats=SalesStats(**totals, first_seat_in_hour=min(firsts, default=None)),
+        chart=draw_sales_chart(granularity, starts, counts),
+    )
+
+
+# The figures of ``SalesStats`` that add up over the chart's buckets.
+_SUMMED = (
+    "hour_sold",
+    "hour_held",
+    "hour_orders",
+    "today_sold",
+    "today_held",
+    "today_orders",
+    "today_revenue",
+)
+
+
+def sales_stats(conference, *, now, tz) -> SalesStats:
+    """Sales in the last hour and since midnight in the conference's time zone."""
+    return sales(conference, now=now, tz=tz).stats
+
+
+def sales_chart(conference, *, now, tz, granularity="hour") -> SalesChart:
+    """Seats taken per hour (last 24 h) or per day (last 14 days), by when the order was placed."""
+    return sales(conference, now=now, tz=tz, granularity=granularity).chart
 
 
 @dataclass(frozen=True)
@@ -177,58 +260,6 @@ def project_sellout(conference, availability, stats, *, now, tz) -> Projection:
         return Projection("not_at_pace", remaining, per_hour, None)
     same_day = eta.date() == now.astimezone(tz).date()
     return Projection("eta", remaining, per_hour, eta, same_day)
-
-
-# --- the chart ----------------------------------------------------------------------
-
-
-def _chart_buckets(now, tz, granularity):
-    """Bucket starts, oldest first, and a function mapping a truncated DB value to its key."""
-    if granularity == "day":
-        today = now.astimezone(tz).date()
-        days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
-        starts = [datetime.combine(day, time.min, tzinfo=tz) for day in days]
-        return starts, [day for day in days], lambda value: value
-    this_hour = now.astimezone(tz).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
-    starts_utc = [this_hour - timedelta(hours=n) for n in range(CHART_HOURS - 1, -1, -1)]
-
-    def key(value):
-        if timezone.is_naive(value):
-            value = timezone.make_aware(value, tz)
-        return value.astimezone(UTC)
-
-    return [start.astimezone(tz) for start in starts_utc], starts_utc, key
-
-
-def sales_chart(conference, *, now, tz, granularity="hour") -> SalesChart:
-    """Seats taken per hour (last 24 h) or per day (last 14 days), by when the order was placed."""
-    if granularity not in CHART_GRANULARITIES:
-        granularity = "hour"
-    starts, keys, key_of = _chart_buckets(now, tz, granularity)
-    trunc = (
-        TruncDate("order__created_at", tzinfo=tz)
-        if granularity == "day"
-        else TruncHour("order__created_at", tzinfo=tz)
-    )
-    paid = committed()
-    rows = (
-        OrderLineItem.objects.filter(
-            order__conference=conference,
-            kind=OrderLineItem.Kind.TICKET,
-            order__created_at__gte=starts[0],
-        )
-        .filter(taking_seats(now))
-        .annotate(bucket=trunc)
-        .values("bucket")
-        .annotate(
-            sold=Sum("quantity", filter=paid, default=0),
-            held=Sum("quantity", filter=~paid, default=0),
-        )
-        .order_by()
-    )
-    per_bucket = {key_of(row["bucket"]): (row["sold"], row["held"]) for row in rows}
-    counts = [per_bucket.get(key, (0, 0)) for key in keys]
-    return draw_sales_chart(granularity, starts, counts)
 
 
 # --- orders -----------------------------------------------------------------------

@@ -41,8 +41,7 @@ from .dashboard import (
     item_rows,
     latest_orders,
     project_sellout,
-    sales_chart,
-    sales_stats,
+    sales,
 )
 from .models import BlockedSeats, SeatCounter
 from .polling import dashboard_fast_seconds, next_poll_seconds
@@ -369,8 +368,14 @@ class LiveDashboard:
         return item_rows(self.availability.addons)
 
     @cached_property
+    def sales(self):
+        # The figures and the chart come from one query: a poll that draws either
+        # draws both, as one order moves both.
+        return sales(self.conference, now=self.now, tz=self.tz, granularity=self.granularity)
+
+    @property
     def stats(self):
-        return sales_stats(self.conference, now=self.now, tz=self.tz)
+        return self.sales.stats
 
     @cached_property
     def projection(self):
@@ -378,9 +383,9 @@ class LiveDashboard:
             self.conference, self.availability, self.stats, now=self.now, tz=self.tz
         )
 
-    @cached_property
+    @property
     def chart(self):
-        return sales_chart(self.conference, now=self.now, tz=self.tz, granularity=self.granularity)
+        return self.sales.chart
 
     @cached_property
     def latest_orders(self):
