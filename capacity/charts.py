@@ -7,8 +7,12 @@ nothing here queries.
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from django.utils.dateformat import format as format_date
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 # Geometry of the sales chart's SVG viewBox.
 CHART_WIDTH = 480
@@ -104,6 +108,64 @@ class SalesChart:
     @property
     def label_y(self):
         return self.height - 6
+
+    @cached_property
+    def bars_svg(self) -> SafeString:
+        """The bars as SVG groups, for the chart's ``<svg>`` in the dashboard's template.
+
+        Drawn here rather than in a template loop, which looked up each bar's
+        dozen values one by one: every poll after a sale draws the chart again.
+        """
+        return format_html_join("\n", "{}", ((self._bar_svg(bar),) for bar in self.bars))
+
+    def _bar_svg(self, bar) -> SafeString:
+        # Translators: the tooltip of one bar of the sales chart ("14:00: 3 sold, 1 held").
+        title = gettext("%(label)s: %(sold)s sold, %(held)s held") % {
+            "label": bar.label,
+            "sold": bar.sold,
+            "held": bar.held,
+        }
+        parts = [
+            format_html(
+                '<rect class="chart-slot" x="{}" y="0" width="{}" height="{}"/>',
+                bar.x,
+                bar.width,
+                self.plot_height,
+            )
+        ]
+        for kind, seats, y, height in (
+            ("sold", bar.sold, bar.sold_y, bar.sold_height),
+            ("held", bar.held, bar.held_y, bar.held_height),
+        ):
+            if seats:
+                parts.append(
+                    format_html(
+                        '<rect class="seg-{}" x="{}" y="{}" width="{}" height="{}"/>',
+                        kind,
+                        bar.x,
+                        y,
+                        bar.width,
+                        height,
+                    )
+                )
+        if bar.show_label:
+            parts.append(
+                format_html(
+                    '<text class="chart-label" x="{}" y="{}">{}</text>',
+                    bar.label_x,
+                    self.label_y,
+                    bar.label,
+                )
+            )
+        return format_html(
+            '<g class="chart-bar" data-start="{}" data-sold="{}" data-held="{}">'
+            "<title>{}</title>{}</g>",
+            bar.start.isoformat(),
+            bar.sold,
+            bar.held,
+            title,
+            SafeString("".join(parts)),
+        )
 
 
 def _bar_label(start, granularity) -> str:

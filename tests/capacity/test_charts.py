@@ -1,8 +1,10 @@
 """The dashboard's SVG geometry: capacity bars and the sales chart."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import translation
 
 from capacity.charts import CHART_WIDTH, capacity_bar, draw_sales_chart
 
@@ -46,3 +48,35 @@ def test_a_chart_without_sales_is_flat_and_days_are_labelled_by_date():
     assert all(bar.sold_height == bar.held_height == 0 for bar in chart.bars)
     assert chart.bars[-1].label == "14 May"
     assert [bar.show_label for bar in chart.bars[-3:]] == [True, False, True]
+
+
+def test_the_bars_are_drawn_as_svg_with_their_figures_and_a_translated_tooltip():
+    start = datetime(2030, 5, 1, tzinfo=UTC)
+    starts = [start + timedelta(hours=n) for n in range(24)]
+    chart = draw_sales_chart("hour", starts, [(0, 0)] * 22 + [(3, 0), (0, 2)])
+
+    with translation.override("de"):
+        svg = str(chart.bars_svg)
+
+    groups = re.findall(r"<g class=\"chart-bar\"[^>]*>.*?</g>", svg)
+    assert len(groups) == 24
+    sold_only, held_only = groups[-2], groups[-1]
+    assert 'data-start="2030-05-01T22:00:00+00:00" data-sold="3" data-held="0"' in sold_only
+    assert "<title>22:00: 3 verkauft, 0 reserviert</title>" in sold_only
+    # A segment is drawn only for seats there are; the label only where it is due.
+    assert 'class="seg-sold"' in sold_only and 'class="seg-held"' not in sold_only
+    assert 'class="seg-held"' in held_only and 'class="seg-sold"' not in held_only
+    assert "chart-label" in held_only and "chart-label" not in sold_only
+    bar = chart.bars[-1]
+    geometry = f'x="{bar.x}" y="{bar.held_y}" width="{bar.width}" height="{bar.held_height}"'
+    assert geometry in held_only
+
+
+def test_a_bars_label_is_escaped():
+    start = datetime(2030, 5, 1, tzinfo=UTC)
+    chart = draw_sales_chart("hour", [start], [(1, 0)])
+    object.__setattr__(chart.bars[0], "label", "<b>")
+
+    svg = str(chart.bars_svg)
+
+    assert "<b>" not in svg and "&lt;b&gt;" in svg
