@@ -9,14 +9,21 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from capacity.dashboard import project_sellout, sales_chart, sales_stats
+from capacity.dashboard import project_sellout, sales, sales_chart, sales_stats
 from capacity.models import BlockedSeats
 from capacity.services import get_availability
 from capacity.widgets import LiveDashboard, widget_versions
 from registration import services
-from registration.models import Order
+from registration.models import Order, OrderLineItem
 from registration.permissions import MANAGE_ORDERS_PERMISSION
-from tests.factories import grant, make_conference, make_order, make_ticket_type, make_user
+from tests.factories import (
+    grant,
+    make_addon,
+    make_conference,
+    make_order,
+    make_ticket_type,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -332,6 +339,36 @@ def test_sales_last_hour_and_today_count_seats_still_taken():
     assert (stats.hour_sold, stats.hour_held, stats.hour_orders) == (2, 1, 2)
     assert (stats.today_sold, stats.today_held, stats.today_orders) == (9, 1, 4)
     assert stats.today_revenue == Decimal("900.00")
+
+
+def test_sales_figures_are_the_same_whatever_the_charts_period():
+    # The last Sunday of October in Berlin lasts 25 hours: at 23:30 its midnight is
+    # further back than the first bar of the hourly chart, yet its sales count.
+    conference = make_conference(timezone="Europe/Berlin")
+    ticket = make_ticket_type(conference)
+    dinner = make_addon(conference, price=Decimal("30.00"))
+    now = datetime(2027, 10, 31, 22, 30, tzinfo=UTC)  # 23:30 in Berlin
+    just_after_midnight = now - timedelta(hours=24)
+    placed(conference, ticket, 2, ago=now - just_after_midnight, now=now)
+    placed(conference, ticket, 1, ago=timedelta(minutes=5), now=now)
+    with_dinner = placed(conference, ticket, 1, ago=timedelta(minutes=50), now=now)
+    OrderLineItem.objects.create(
+        order=with_dinner, addon=dinner, quantity=2, unit_price=dinner.price, line_total=60
+    )
+    tz = ZoneInfo("Europe/Berlin")
+    assert just_after_midnight.astimezone(tz).hour == 0
+
+    hourly = sales(conference, now=now, tz=tz, granularity="hour")
+    daily = sales(conference, now=now, tz=tz, granularity="day")
+
+    assert hourly.stats == daily.stats
+    stats = hourly.stats
+    assert (stats.hour_sold, stats.hour_orders) == (2, 2)
+    assert (stats.today_sold, stats.today_orders) == (4, 3)
+    assert stats.today_revenue == 4 * ticket.price + Decimal("60")
+    assert stats.first_seat_in_hour == now - timedelta(minutes=50)
+    # The hourly chart starts after that midnight; the daily one has it in today's bar.
+    assert (hourly.chart.total, daily.chart.bars[-1].sold) == (2, 4)
 
 
 def test_chart_puts_seats_in_their_hour_and_day():
