@@ -309,6 +309,15 @@ class RecentOrder:
     hold_lapsed: bool
     awaiting_transfer: bool = False
 
+    @property
+    def status_label(self):
+        """The status in the reader's language. Not ``get_status_display``, which
+        translates every status to find one."""
+        try:
+            return Order.Status(self.order.status).label
+        except ValueError:
+            return self.order.status
+
 
 def latest_orders(conference, *, now, limit=LATEST_ORDERS) -> list[RecentOrder]:
     """The most recently placed orders, with their ticket counts, in one query."""

@@ -81,6 +81,9 @@ def test_the_dashboard_in_german_keeps_machine_numbers_and_writes_money_the_germ
     revenue = re.search(r'id="revenue-today"[^>]*data-value="([^"]*)">([^<]*)<', html)
     assert Decimal(revenue.group(1)) == Decimal("1234.50")
     assert revenue.group(2).replace("\xa0", " ") == "1.234,50 €"
+    latest = html[html.index('id="latest-orders"') :]
+    assert '<span class="status status-paid">Bezahlt</span>' in latest
+    assert '<span class="status status-pending">Unbezahlt</span>' in latest
 
 
 def test_the_poll_in_german_keeps_machine_numbers(german_client, conference, sales):
