@@ -20,11 +20,20 @@ the widgets that moved are drawn), of an unchanged poll and of one drawing every
 widget (``--rounds``).
 
 It prints latency (median, p99) and polls per second for each case, then stops
-gunicorn and drops the database. Everything is bounded (fixed durations, a
-startup deadline) and stays on the loopback interface.
+gunicorn and drops the database.
+
+``--against /path/to/another/checkout`` compares two codes on the same data
+instead: after the load, ``--turns`` times, a process of each checkout (in turn,
+the order alternating) measures the in-process cases, and the script prints the
+median of each code's figures, the change, and the median and quartiles of the
+per-turn ratio. The other checkout needs the same schema; no gunicorn runs.
+
+Everything is bounded (fixed durations, a startup deadline) and stays on the
+loopback interface.
 """
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -295,7 +304,7 @@ def process_cpu(pid) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def in_process(rounds):
+def in_process(rounds, tag=""):
     """CPU per poll in this process (Django's test client, no HTTP server): the
     dashboard's own thread (``time.thread_time``) and its PostgreSQL backend.
 
@@ -332,7 +341,7 @@ def in_process(rounds):
     def place(n):
         services.place_order(
             conference=conference,
-            email=f"poll-bench-{n}@example.com",
+            email=f"poll-bench-{tag}{n}@example.com",
             name="Poll Bench",
             tickets={ticket_type: 1},
         )
@@ -356,6 +365,68 @@ def in_process(rounds):
                 costs[name].append(spent)
                 code = response.status_code
                 statuses[name][code] = statuses[name].get(code, 0) + 1
+    return costs, statuses
+
+
+def summary(costs) -> dict:
+    """Per case: (Django's median ms, PostgreSQL's mean ms) of the polls measured."""
+    return {
+        name: (
+            statistics.median(1000 * app for app, _ in spent),
+            1000 * sum(db for _, db in spent) / len(spent),
+        )
+        for name, spent in costs.items()
+    }
+
+
+def measure_checkout(tree, bench_url, rounds, tag):
+    """``summary`` of the in-process cases, measured by a process running ``tree``'s code."""
+    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    script = str(Path(__file__).resolve())
+    command = [sys.executable, script, "--measure", str(tree), "--rounds", str(rounds)]
+    command += ["--tag", tag]
+    output = subprocess.run(
+        command, env=env, cwd=tree, capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def compare(bench_url, against, rounds, turns):
+    """Both codes measured ``turns`` times each, alternating which goes first."""
+    trees = {"against": Path(against).resolve(), "this": ROOT}
+    figures = {name: [] for name in trees}
+    for turn in range(turns):
+        order = list(trees.items()) if turn % 2 == 0 else list(reversed(trees.items()))
+        for name, tree in order:
+            figures[name].append(measure_checkout(tree, bench_url, rounds, f"{turn}{name}-"))
+    print(f"{turns} turns of {rounds} polls per case and code; medians over the turns, ms of CPU")
+    print(f"- against: {trees['against']}\n- this: {ROOT}\n")
+    header = (
+        f"{'case':<22} {'code':<8} {'Django':>7} {'PostgreSQL':>10} {'change (Django)':>15}"
+        "  per-turn ratio of Django's: median (quartiles)"
+    )
+    print(header)
+    print("-" * len(header))
+    for case in figures["this"][0]:
+        before = statistics.median(turn[case][0] for turn in figures["against"])
+        for name in trees:
+            django_ms = statistics.median(turn[case][0] for turn in figures[name])
+            postgres_ms = statistics.median(turn[case][1] for turn in figures[name])
+            change = ratios = ""
+            if name == "this":
+                change = f"{100 * (django_ms / before - 1):+.0f} %"
+                each = sorted(
+                    mine[case][0] / theirs[case][0]
+                    for mine, theirs in zip(figures["this"], figures["against"], strict=True)
+                )
+                quartiles = statistics.quantiles(each, n=4) if len(each) > 1 else each * 3
+                ratios = f"{statistics.median(each):.3f} ({quartiles[0]:.3f}–{quartiles[-1]:.3f})"
+            figures_ms = f"{django_ms:>7.2f} {postgres_ms:>10.2f}"
+            print(f"{case:<22} {name:<8} {figures_ms} {change:>15}  {ratios}")
+    print()
+
+
+def print_in_process(rounds, costs, statuses):
     print(f"In-process CPU per poll, {rounds} polls per case (ms; PostgreSQL: the backend's")
     print("CPU over all polls of the case, divided by their number; it counts 10 ms ticks)\n")
     header = f"{'case':<22} {'Django median':>13} {'Django p90':>10} {'PostgreSQL':>10}  statuses"
@@ -387,7 +458,19 @@ def main():
     parser.add_argument(
         "--rounds", type=int, default=50, help="in-process polls per case (0: skip)"
     )
+    parser.add_argument("--against", type=Path, help="another checkout to compare with")
+    parser.add_argument("--turns", type=int, default=6, help="measurements of each code")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--tag", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure:
+        # One turn of --against: this process runs the code of that checkout.
+        sys.path[:0] = [str(args.measure)]
+        import django
+
+        django.setup()
+        print(json.dumps(summary(in_process(args.rounds, args.tag)[0])))
+        return
 
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     admin_url, bench_url = database_urls(base_url)
@@ -401,8 +484,14 @@ def main():
             f"Loaded {orders:,} orders ({lines:,} lines), {args.ticket_types} ticket types "
             f"in {load_seconds:.1f}s"
         )
+        if args.against:
+            from django.db import connections
+
+            connections.close_all()
+            compare(bench_url, args.against, args.rounds, args.turns)
+            return
         if args.rounds:
-            in_process(args.rounds)
+            print_in_process(args.rounds, *in_process(args.rounds))
         server = start_gunicorn(bench_url, args.workers)
         cookies = logged_in_cookies()
         # Warm up: connections, template loading, PostgreSQL caches.
