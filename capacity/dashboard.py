@@ -217,16 +217,6 @@ _SUMMED = (
 )
 
 
-def sales_stats(conference, *, now, tz) -> SalesStats:
-    """Sales in the last hour and since midnight in the conference's time zone."""
-    return sales(conference, now=now, tz=tz).stats
-
-
-def sales_chart(conference, *, now, tz, granularity="hour") -> SalesChart:
-    """Seats taken per hour (last 24 h) or per day (last 14 days), by when the order was placed."""
-    return sales(conference, now=now, tz=tz, granularity=granularity).chart
-
-
 @dataclass(frozen=True)
 class Projection:
     """When the venue sells out at the recent pace.

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from capacity.dashboard import project_sellout, sales, sales_chart, sales_stats
+from capacity.dashboard import project_sellout, sales
 from capacity.models import BlockedSeats
 from capacity.services import get_availability
 from capacity.widgets import LiveDashboard, widget_versions
@@ -334,7 +334,7 @@ def test_sales_last_hour_and_today_count_seats_still_taken():
     placed(conference, ticket, 4, ago=timedelta(hours=13), now=now)  # 00:00 Berlin: today
     placed(conference, ticket, 6, ago=timedelta(hours=14), now=now)  # yesterday in Berlin
 
-    stats = sales_stats(conference, now=now, tz=ZoneInfo("Europe/Berlin"))
+    stats = sales(conference, now=now, tz=ZoneInfo("Europe/Berlin")).stats
 
     assert (stats.hour_sold, stats.hour_held, stats.hour_orders) == (2, 1, 2)
     assert (stats.today_sold, stats.today_held, stats.today_orders) == (9, 1, 4)
@@ -380,13 +380,13 @@ def test_chart_puts_seats_in_their_hour_and_day():
     placed(conference, ticket, 4, ago=timedelta(days=3), now=now)
     tz = ZoneInfo("Europe/Berlin")
 
-    hourly = sales_chart(conference, now=now, tz=tz, granularity="hour")
+    hourly = sales(conference, now=now, tz=tz, granularity="hour").chart
     assert len(hourly.bars) == 24
     assert hourly.bars[-1].label == "13:00" and hourly.bars[-1].sold == 2
     assert hourly.bars[-3].label == "11:00" and hourly.bars[-3].sold == 3
     assert hourly.total == 5
 
-    daily = sales_chart(conference, now=now, tz=tz, granularity="day")
+    daily = sales(conference, now=now, tz=tz, granularity="day").chart
     assert len(daily.bars) == 14
     assert daily.bars[-1].sold == 5
     assert daily.bars[-4].sold == 4
@@ -396,7 +396,7 @@ def test_chart_puts_seats_in_their_hour_and_day():
 def projection_for(conference, now):
     availability = get_availability(conference, now=now)
     tz = ZoneInfo(conference.timezone)
-    stats = sales_stats(conference, now=now, tz=tz)
+    stats = sales(conference, now=now, tz=tz).stats
     return project_sellout(conference, availability, stats, now=now, tz=tz)
 
 
