@@ -87,20 +87,21 @@ def _buyer_held_sql() -> str:
     """One buyer's ticket seats in live holds (any case of the email), in one row
     shaped like the seat totals' ones. Parameters: ``_buyer_held_params``."""
     order, line = Order._meta.db_table, OrderLineItem._meta.db_table
-    # The buyer's few pending orders come from their index (order_pending_email_idx),
-    # each one's lines by its key. The conference and whether a hold is live are
-    # asked of those few orders, not in the WHERE: with statistics taken before a
-    # rush, an index on either looks as good as the buyer's, and every order would
+    # The buyer's few orders come from their index (order_email_idx), each one's
+    # lines by its key. Everything else is asked of those few orders, not in the
+    # WHERE: with statistics taken before a rush, an index on the conference's
+    # live holds or statuses looks as good as the buyer's, and every order would
     # then pass over every live hold. A join here is planned as a pass over every line.
     seats = (
         f"SELECT SUM(l.quantity) FROM {line} l"
         f" WHERE l.order_id = o.id AND l.kind = '{OrderLineItem.Kind.TICKET}'"
     )
+    live = (
+        f"o.conference_id = %s AND o.status = '{Order.Status.PENDING}' AND o.hold_expires_at > %s"
+    )
     return (
-        f"SELECT '{BUYER}', NULL, COALESCE(SUM(CASE"
-        f" WHEN o.conference_id = %s AND o.hold_expires_at > %s THEN ({seats}) END), 0), 0, 0"
-        f" FROM {order} o"
-        f" WHERE o.status = '{Order.Status.PENDING}' AND UPPER(o.email) = UPPER(%s)"
+        f"SELECT '{BUYER}', NULL, COALESCE(SUM(CASE WHEN {live} THEN ({seats}) END), 0), 0, 0"
+        f" FROM {order} o WHERE UPPER(o.email) = UPPER(%s)"
     )
 
 

@@ -75,5 +75,5 @@ def test_a_buyers_held_seats_are_found_by_their_email_whatever_the_holds_of_a_ru
         )
         plan = "\n".join(row[0] for row in cursor.fetchall())
 
-    assert "order_pending_email_idx" in plan
+    assert "order_email_idx" in plan
     assert count_buyer_held(conference, "ada@example.com", now) == 1
