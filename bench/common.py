@@ -402,6 +402,13 @@ def median(values):
     return statistics.median(values) if values else float("nan")
 
 
+def ratio_summary(ratios) -> str:
+    """``median (first quartile–third quartile)`` of the ratios of two codes' figures,
+    measured turn about (one ratio per turn)."""
+    low, middle, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else list(ratios) * 3
+    return f"{middle:.3f} ({low:.3f}–{high:.3f})"
+
+
 def print_table(headers, rows):
     """A Markdown table, so a run pastes straight into docs/performance.md."""
     cells = [[str(cell) for cell in row] for row in rows]

@@ -50,6 +50,10 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST, PORT = "127.0.0.1", 8202
 BASE_URL = f"http://{HOST}:{PORT}"
@@ -415,12 +419,12 @@ def compare(bench_url, against, rounds, turns):
             change = ratios = ""
             if name == "this":
                 change = f"{100 * (django_ms / before - 1):+.0f} %"
-                each = sorted(
-                    mine[case][0] / theirs[case][0]
-                    for mine, theirs in zip(figures["this"], figures["against"], strict=True)
+                ratios = common.ratio_summary(
+                    [
+                        mine[case][0] / theirs[case][0]
+                        for mine, theirs in zip(figures["this"], figures["against"], strict=True)
+                    ]
                 )
-                quartiles = statistics.quantiles(each, n=4) if len(each) > 1 else each * 3
-                ratios = f"{statistics.median(each):.3f} ({quartiles[0]:.3f}–{quartiles[-1]:.3f})"
             figures_ms = f"{django_ms:>7.2f} {postgres_ms:>10.2f}"
             print(f"{case:<22} {name:<8} {figures_ms} {change:>15}  {ratios}")
     print()

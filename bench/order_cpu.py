@@ -233,8 +233,7 @@ def main():
             (mine["app"] + mine["db"]) / (theirs["app"] + theirs["db"])
             for mine, theirs in zip(samples["this", kind], samples["against", kind], strict=True)
         ]
-        low, middle, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
-        return f"{middle:.3f} ({low:.3f}–{high:.3f})"
+        return common.ratio_summary(ratios)
 
     print(f"\n{options.rounds} rounds of {options.requests} requests per kind; medians, ms of CPU")
     for label, tree in trees.items():
