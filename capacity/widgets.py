@@ -369,8 +369,8 @@ class LiveDashboard:
 
     @cached_property
     def sales(self):
-        # The figures and the chart come from one query: a poll that draws either
-        # draws both, as one order moves both.
+        # The figures and the chart come from one query: one order moves both, and
+        # a poll that draws only the figures (a new minute) runs the same query.
         return sales(self.conference, now=self.now, tz=self.tz, granularity=self.granularity)
 
     @property
