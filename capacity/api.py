@@ -15,6 +15,7 @@ never answered from the cache.
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
@@ -42,6 +43,8 @@ class PublicConference:
 
     conference: Conference
     version: str
+    # When it last changed (``capacity.polling``), read only when asked for.
+    last_change: datetime | None = None
 
     @property
     def catalogue_version(self) -> str:
@@ -56,10 +59,11 @@ class PublicConference:
         return version_of(row)
 
 
-def public_conference(slug) -> PublicConference | None:
+def public_conference(slug, *, with_changes=False) -> PublicConference | None:
     """The conference a public page names, with its live version, in one statement;
-    None for an unknown slug."""
-    found = public_conference_row(slug)
+    None for an unknown slug. ``with_changes``: with when it last changed too,
+    which a poll's next delay follows."""
+    found = public_conference_row(slug, with_changes=with_changes)
     return None if found is None else PublicConference(*found)
 
 

@@ -8,13 +8,12 @@ changed within ``SEATKEEPER_QUIET_AFTER_SECONDS``, ``SEATKEEPER_QUIET_POLL_SECON
 after that. A freshly opened page polls at the fast interval first.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import DateTimeField, OuterRef, Subquery
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from conference.models import Conference
 from registration.models import Order, WaitingListEntry
 
 from .models import BlockedSeats
@@ -41,35 +40,41 @@ def next_poll_seconds(last_change: datetime | None, *, fast: int, now: datetime)
     return max(fast, int(getattr(settings, "SEATKEEPER_QUIET_POLL_SECONDS", QUIET_POLL_SECONDS)))
 
 
-def _latest(model):
-    return Subquery(
-        model.objects.filter(conference=OuterRef("pk"))
-        .order_by("-updated_at")
-        .values("updated_at")[:1],
-        output_field=DateTimeField(),
-    )
+# The tables whose latest write, with the conference's own row, sets the pace:
+# what attendees and organizers see moves with them.
+CHANGE_FACTS = (
+    ("order_changed", Order),
+    ("block_changed", BlockedSeats),
+    ("entry_changed", WaitingListEntry),
+)
 
 
-def last_change(conference) -> datetime | None:
-    """When the conference, one of its orders, blocked seats or waiting-list entries
-    last changed, in one statement (each an index probe on ``(conference, updated_at)``)."""
-    row = (
-        Conference.objects.filter(pk=conference.pk)
-        .annotate(
-            order_changed=_latest(Order),
-            block_changed=_latest(BlockedSeats),
-            entry_changed=_latest(WaitingListEntry),
-        )
-        .values("updated_at", "order_changed", "block_changed", "entry_changed")
-        .first()
-    )
-    if row is None:
-        return None
-    return max((moment for moment in row.values() if moment is not None), default=None)
+def change_facts_sql(conference: str) -> list[tuple[str, str]]:
+    """(name, SQL) of one scalar query per table of ``CHANGE_FACTS``: when the
+    conference's latest row there was written, an index probe on
+    ``(conference, updated_at)``. ``conference`` is the SQL of the conference's id
+    (a column of the outer query, or a placeholder)."""
+    where = f"WHERE conference_id = {conference}"
+    return [
+        (name, f"SELECT MAX(updated_at) FROM {model._meta.db_table} {where}")
+        for name, model in CHANGE_FACTS
+    ]
 
 
-def public_poll_seconds(conference, *, now=None) -> int:
-    """The next delay of an attendee's poll (ticket page, embeddable banner)."""
-    return next_poll_seconds(
-        last_change(conference), fast=public_fast_seconds(), now=now or timezone.now()
-    )
+def as_datetime(value) -> datetime | None:
+    """A timestamp as the database returned it (SQLite: text), aware, or None."""
+    moment = value if value is None or isinstance(value, datetime) else parse_datetime(str(value))
+    if moment is not None and timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def latest(moments) -> datetime | None:
+    """The latest of timestamps as the database returned them; None when there are none."""
+    return max((m for m in map(as_datetime, moments) if m is not None), default=None)
+
+
+def public_poll_seconds(last_change: datetime | None, *, now=None) -> int:
+    """The next delay of an attendee's poll (ticket page, embeddable banner), from
+    the conference's last change as ``public_conference(slug, with_changes=True)`` reads it."""
+    return next_poll_seconds(last_change, fast=public_fast_seconds(), now=now or timezone.now())

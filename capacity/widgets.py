@@ -23,12 +23,10 @@ a minute.
 import functools
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cached_property
 
 from django.db import connection
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.http import parse_etags
 
 from conference.models import Conference
@@ -44,7 +42,13 @@ from .dashboard import (
     sales,
 )
 from .models import BlockedSeats, SeatCounter
-from .polling import dashboard_fast_seconds, next_poll_seconds
+from .polling import (
+    CHANGE_FACTS,
+    change_facts_sql,
+    dashboard_fast_seconds,
+    latest,
+    next_poll_seconds,
+)
 from .services import get_availability
 from .waiting import waiting_summary
 
@@ -132,7 +136,7 @@ def _facts_sql(vendor, version_sql):
             "conference",
             "SELECT " + " || '|' || ".join(_CONFERENCE_COLUMNS) + f" FROM {conference}",
         ),
-        ("order_changed", f"SELECT MAX(updated_at) FROM {orders}"),
+        *change_facts_sql("%s"),
         (
             "next_lapse",
             f"SELECT MIN(hold_expires_at) FROM {orders} AND status = '{pending}'"
@@ -145,13 +149,11 @@ def _facts_sql(vendor, version_sql):
         ("addons", _catalogue_sql(AddOn)),
         ("sale_opens", f"SELECT MIN(available_from) FROM {types} AND available_from > %s"),
         ("sale_ends", f"SELECT MIN(available_until) FROM {types} AND available_until > %s"),
-        ("block_changed", f"SELECT MAX(updated_at) FROM {blocked}"),
         ("blocked", f"SELECT COUNT(*) || ':' || COALESCE(SUM(quantity), 0) FROM {blocked}"),
         (
             "blocked_spread",
             f"SELECT SUM(quantity * (COALESCE(ticket_type_id, 0) + 1)) FROM {blocked}",
         ),
-        ("entry_changed", f"SELECT MAX(updated_at) FROM {waiting}"),
         ("entries", f"SELECT COUNT(*) FROM {waiting}"),
     ]
     sql = (
@@ -197,17 +199,6 @@ _WIDGET_FACTS = {
     # The panel lists recent overrides (its summary loads itself when drawn).
     "overrides-panel": ("last_override",),
 }
-
-
-def _as_datetime(value):
-    """A timestamp as the database returned it (SQLite: text), aware, or None."""
-    if value is None or isinstance(value, datetime):
-        moment = value
-    else:
-        moment = parse_datetime(str(value))
-    if moment is not None and timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=UTC)
-    return moment
 
 
 def _digest(values) -> str:
@@ -307,17 +298,10 @@ def widget_versions(conference, *, now=None) -> WidgetVersions:
     facts = dict(zip(names, row, strict=True))
     facts["minute"] = int(now.timestamp() // 60)
     facts["hour"] = int(now.timestamp() // 3600)
-    changes = [
-        _as_datetime(facts[name])
-        for name in (
-            "conference_changed",
-            "last_override",
-            "order_changed",
-            "block_changed",
-            "entry_changed",
-        )
-    ]
-    last_change = max((moment for moment in changes if moment is not None), default=None)
+    last_change = latest(
+        facts[name]
+        for name in ("conference_changed", "last_override", *(name for name, _ in CHANGE_FACTS))
+    )
     poll_seconds = next_poll_seconds(last_change, fast=dashboard_fast_seconds(), now=now)
     versions = {
         widget: _digest([facts["conference"], *(facts[name] for name in names_)])

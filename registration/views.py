@@ -205,7 +205,7 @@ def _live_state(public):
             f"{TICKET_PAGE}#live-state",
             _live_context(conference, availability, offers_for(availability)),
         )
-        return html, public_poll_seconds(conference)
+        return html, public_poll_seconds(public.last_change)
 
     return cached_for_conference(f"ticket-page-{get_language()}", public, compute)
 
@@ -215,7 +215,7 @@ def live_availability(request, slug):
     """What the ticket page polls: out-of-band swaps of the banner, the badges and
     the inputs (inputs still open keep what was typed in them), or, to htmx, a 204
     when nothing changed since ``?version=``."""
-    public = public_conference(slug)
+    public = public_conference(slug, with_changes=True)
     if public is None:
         raise Http404("No such conference.")
     html, poll_seconds = _live_state(public)
@@ -237,13 +237,13 @@ def embed_banner(request, slug):
     """The venue banner alone, for a conference's own website (in an iframe, or
     fetched): any site may frame it."""
 
-    public = public_conference(slug)
+    public = public_conference(slug, with_changes=True)
     if public is None:
         raise Http404("No such conference.")
     conference = public.conference
 
     def compute():
-        poll_seconds = public_poll_seconds(conference)
+        poll_seconds = public_poll_seconds(public.last_change)
         context = {
             "conference": conference,
             "availability": get_availability(conference),

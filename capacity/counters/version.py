@@ -13,6 +13,8 @@ not an edit: a reader that shows it adds it to the version itself, as
 
 import functools
 import hashlib
+from datetime import datetime
+from typing import NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -21,6 +23,7 @@ from conference.models import Conference
 from registration.models import Order, TicketType
 
 from ..models import CapacityChange
+from ..polling import change_facts_sql, latest
 from ..rows import fetch_rows, instances_from_rows
 
 
@@ -47,14 +50,24 @@ def conference_version(conference) -> str:
         return version_of(cursor.fetchone())
 
 
+class PublicRow(NamedTuple):
+    """What ``public_conference_row`` reads: the conference, its version, and when
+    it last changed (None unless asked for)."""
+
+    conference: Conference
+    version: str
+    last_change: datetime | None
+
+
 # What ``public_conference_row`` reads beside a conference's own row, in this order.
 LIVE_FACTS = ("last_override", "next_lapse", "next_sale_start", "next_sale_end")
 
 
 @functools.cache
-def _public_sql() -> str:
+def _public_sql(with_changes: bool) -> str:
     """The conference of a slug, every column, and ``LIVE_FACTS``, each an index
-    probe on its table; built once, as every public request starts here."""
+    probe on its table, then with ``with_changes`` the latest writes of
+    ``CHANGE_FACTS``; built once, as every public request starts here."""
     quote = connection.ops.quote_name
     columns = ", ".join(f"c.{quote(f.column)}" for f in Conference._meta.concrete_fields)
     changes, orders = CapacityChange._meta.db_table, Order._meta.db_table
@@ -70,13 +83,15 @@ def _public_sql() -> str:
         f"(SELECT MIN(available_until) FROM {ticket_types}"
         " WHERE conference_id = c.id AND available_until > %s)",
     ]
+    if with_changes:
+        facts += [f"({query})" for _, query in change_facts_sql("c.id")]
     return (
         f"SELECT {columns}, {', '.join(facts)}"
         f" FROM {quote(Conference._meta.db_table)} c WHERE c.slug = %s"
     )
 
 
-def public_conference_row(slug, *, now=None) -> tuple[Conference, str] | None:
+def public_conference_row(slug, *, now=None, with_changes=False) -> PublicRow | None:
     """The conference a public page names, fresh, with the version of what its
     public pages show, in one statement; None for an unknown slug.
 
@@ -84,11 +99,17 @@ def public_conference_row(slug, *, now=None) -> tuple[Conference, str] | None:
     own, ``QuerySet.update`` included), its last override, and the next moment
     time alone changes what is counted or on sale (so it moves when a hold
     lapses or a sale window opens or closes).
+
+    ``with_changes`` (what a poll's pace follows, ``capacity.polling``): the same
+    statement reads when the conference, its orders, blocked seats or waiting
+    list last changed, as ``last_change``; otherwise that is None.
     """
     moment = connection.ops.adapt_datetimefield_value(now or timezone.now())
-    rows = fetch_rows(_public_sql(), [moment, moment, moment, slug])
+    rows = fetch_rows(_public_sql(with_changes), [moment, moment, moment, slug])
     if not rows:
         return None
     width = len(Conference._meta.concrete_fields)
     (conference,) = instances_from_rows(Conference, rows[:1], range(width))
-    return conference, version_of(rows[0])
+    versioned = width + len(LIVE_FACTS)
+    last_change = latest([conference.updated_at, *rows[0][versioned:]]) if with_changes else None
+    return PublicRow(conference, version_of(rows[0][:versioned]), last_change)

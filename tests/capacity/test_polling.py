@@ -5,9 +5,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from capacity.polling import last_change, next_poll_seconds, public_poll_seconds
-from registration.models import Order
-from tests.factories import make_conference, make_order, make_ticket_type
+from capacity.counters.version import public_conference_row
+from capacity.models import BlockedSeats
+from capacity.polling import next_poll_seconds, public_poll_seconds
+from conference.models import Conference
+from registration.models import Order, WaitingListEntry
+from tests.factories import make_conference, make_entry, make_order, make_ticket_type
 
 NOW = timezone.now()
 
@@ -44,6 +47,10 @@ def test_the_settings_set_the_pace(settings):
     assert next_poll_seconds(NOW - timedelta(seconds=6), fast=1, now=NOW) == 12
 
 
+def _last_change(conference):
+    return public_conference_row(conference.slug, with_changes=True).last_change
+
+
 @pytest.mark.django_db
 def test_last_change_is_the_latest_order_change(django_assert_num_queries):
     conference = make_conference()
@@ -52,7 +59,36 @@ def test_last_change_is_the_latest_order_change(django_assert_num_queries):
     later = NOW + timedelta(minutes=5)
     Order.objects.filter(pk=order.pk).update(updated_at=later)
     with django_assert_num_queries(1):
-        assert last_change(conference) == later
+        assert _last_change(conference) == later
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("what", ["conference", "blocked seats", "waiting-list entry"])
+def test_last_change_follows_the_conference_blocks_and_the_waiting_list(what):
+    conference = make_conference()
+    regular = make_ticket_type(conference)
+    make_order(conference, Order.Status.PAID, tickets=[(regular, 1)])
+    later = NOW + timedelta(minutes=5)
+    if what == "conference":
+        Conference.objects.filter(pk=conference.pk).update(updated_at=later)
+    elif what == "blocked seats":
+        block = BlockedSeats.objects.create(conference=conference, label="crew", quantity=2)
+        BlockedSeats.objects.filter(pk=block.pk).update(updated_at=later)
+    else:
+        entry = make_entry(conference, regular)
+        WaitingListEntry.objects.filter(pk=entry.pk).update(updated_at=later)
+    assert _last_change(conference) == later
+
+
+@pytest.mark.django_db
+def test_last_change_is_read_only_when_asked_and_leaves_the_version_alone():
+    conference = make_conference()
+    make_order(conference, Order.Status.PAID, tickets=[(make_ticket_type(conference), 1)])
+    plain = public_conference_row(conference.slug)
+    with_changes = public_conference_row(conference.slug, with_changes=True)
+    assert plain.last_change is None
+    assert with_changes.last_change is not None
+    assert plain.version == with_changes.version
 
 
 @pytest.mark.django_db
@@ -61,6 +97,6 @@ def test_attendees_slow_down_once_the_conference_is_quiet(settings):
     conference = make_conference()
     regular = make_ticket_type(conference)
     make_order(conference, Order.Status.PAID, tickets=[(regular, 1)])
-    changed = last_change(conference)
-    assert public_poll_seconds(conference, now=changed + timedelta(seconds=10)) == 5
-    assert public_poll_seconds(conference, now=changed + timedelta(seconds=61)) == 30
+    changed = _last_change(conference)
+    assert public_poll_seconds(changed, now=changed + timedelta(seconds=10)) == 5
+    assert public_poll_seconds(changed, now=changed + timedelta(seconds=61)) == 30
