@@ -96,9 +96,14 @@ def form_offers(conference) -> list[Offer]:
 
 
 class QuantityField(WholeNumberField):
-    """A quantity: empty means none; plain ASCII digits from 0 to QUANTITY_CEILING."""
+    """A quantity: empty means none; plain ASCII digits from 0 to QUANTITY_CEILING.
+
+    Its messages name the item. Django formats the range checks' messages once
+    more with the validator's values, so there a ``%`` in the name is doubled.
+    """
 
     def __init__(self, item_name, **kwargs):
+        checked = {"item": item_name.replace("%", "%%"), "ceiling": QUANTITY_CEILING}
         super().__init__(
             required=False,
             min_value=0,
@@ -107,10 +112,9 @@ class QuantityField(WholeNumberField):
             error_messages={
                 "invalid": _("Enter a whole number for %(item)s, or leave it empty.")
                 % {"item": item_name},
-                "min_value": _("The quantity for %(item)s cannot be negative.")
-                % {"item": item_name},
+                "min_value": _("The quantity for %(item)s cannot be negative.") % checked,
                 "max_value": _("%(ceiling)s is far more %(item)s than one order can hold.")
-                % {"ceiling": QUANTITY_CEILING, "item": item_name},
+                % checked,
             },
             **kwargs,
         )

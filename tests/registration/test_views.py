@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from capacity.services import override_capacity
 from registration import services
-from registration.models import Order, OrderLineItem
+from registration.models import Order, OrderLineItem, TicketType
 from tests.factories import make_addon, make_conference, make_order, make_ticket_type, make_user
 
 pytestmark = pytest.mark.django_db
@@ -172,6 +172,19 @@ def test_bad_quantities_are_refused_with_a_message_and_nothing_written(
     client, shop, quantities, message
 ):
     _refused(client, shop, order_form(**quantities), message=message)
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("-1", "The quantity for Student 50% off cannot be negative."),
+        ("5000", "1000 is far more Student 50% off than one order can hold."),
+        ("two", "Enter a whole number for Student 50% off, or leave it empty."),
+    ],
+)
+def test_a_percent_sign_in_a_ticket_name_is_shown_in_its_message(client, shop, typed, message):
+    TicketType.objects.filter(slug="student").update(name="Student 50% off")
+    _refused(client, shop, order_form(**{"ticket-student": typed}), message=message)
 
 
 def test_refused_form_keeps_what_was_typed(client, shop):
