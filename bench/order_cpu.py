@@ -15,7 +15,11 @@ request:
 - **placed**: an order POST that places an order (302);
 - **refused**: an order POST asking for more than one order may hold (400,
   the ticket page drawn again with the reason);
-- **page**: the ticket page (GET).
+- **page**: the ticket page (GET);
+- **live**: the ticket page's live poll right after an order (placed first and
+  not counted), which moved the conference's version: the banner, badges and
+  inputs drawn again;
+- **banner**: the same for the embeddable banner's poll.
 
 ``--against`` runs a second worker on another checkout of Seatkeeper (say a
 ``git worktree`` of an older commit) and alternates the two, round by round
@@ -41,8 +45,11 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 HERE = Path(__file__).resolve()
-KINDS = ("placed", "refused", "page")
+KINDS = ("placed", "refused", "page", "live", "banner")
+# Kinds timed right after an order placed (and not counted) before each request.
+AFTER_AN_ORDER = ("live", "banner")
 TICKS = os.sysconf("SC_CLK_TCK")
+HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def process_cpu(pid) -> float:
@@ -82,7 +89,7 @@ def worker(tree, name):
         launch_rush.make_conference(10**7)
         application = get_wsgi_application()
 
-        def call(method, path, body=b"", cookie="", address="127.0.0.1"):
+        def call(method, path, body=b"", cookie="", address="127.0.0.1", headers=()):
             answer = {}
 
             def start_response(status, headers, exc_info=None):
@@ -104,6 +111,7 @@ def worker(tree, name):
                 "CONTENT_TYPE": "application/x-www-form-urlencoded",
                 "HTTP_COOKIE": cookie,
                 "HTTP_REFERER": f"http://127.0.0.1:8201/{launch_rush.SLUG}/",
+                **dict(headers),
             }
             content = b"".join(application(environ, start_response))
             return answer["status"], answer["headers"], content
@@ -135,8 +143,10 @@ def worker(tree, name):
             "placed": lambda: order("1"),
             "refused": lambda: order("50"),  # more than max_per_order
             "page": lambda: call("GET", page),
+            "live": lambda: call("GET", f"{page}live/", headers=HTMX),
+            "banner": lambda: call("GET", f"{page}embed/banner/", headers=HTMX),
         }
-        expected = {"placed": "302", "refused": "400", "page": "200"}
+        expected = dict.fromkeys(requests, "200") | {"placed": "302", "refused": "400"}
         for kind, request in requests.items():
             for _ in range(30):  # warm up
                 status = request()[0]
@@ -149,10 +159,19 @@ def worker(tree, name):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_backend_pid()")
                 backend = cursor.fetchone()[0]
-            app, db = time.process_time(), process_cpu(backend)
-            for _ in range(int(count)):
-                request()
-            app, db = time.process_time() - app, process_cpu(backend) - db
+            if kind in AFTER_AN_ORDER:
+                app = db = 0.0
+                for _ in range(int(count)):
+                    order("1")
+                    started = time.process_time(), process_cpu(backend)
+                    request()
+                    app += time.process_time() - started[0]
+                    db += process_cpu(backend) - started[1]
+            else:
+                app, db = time.process_time(), process_cpu(backend)
+                for _ in range(int(count)):
+                    request()
+                app, db = time.process_time() - app, process_cpu(backend) - db
             print(json.dumps({"app": 1000 * app / int(count), "db": 1000 * db / int(count)}))
             sys.stdout.flush()
         connection.close()
