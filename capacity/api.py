@@ -13,6 +13,7 @@ the next request on every app server, and a renamed or deleted conference is
 never answered from the cache.
 """
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from conference.models import Conference
 
 from .availability import get_availability
 from .counters.version import public_conference_row, version_of
+from .rows import load_rows, select_sql
 
 # What the shared cache (Redis) raises when it cannot be reached. A cache that is
 # down makes answers slower, never wrong and never an error: they are computed
@@ -42,7 +44,7 @@ class PublicConference:
     """A conference as its public pages read it: the row, fresh, and its live version."""
 
     conference: Conference
-    version: str
+    version: str | None
     # When it last changed (``capacity.polling``), read only when asked for.
     last_change: datetime | None = None
 
@@ -65,6 +67,20 @@ def public_conference(slug, *, with_changes=False) -> PublicConference | None:
     which a poll's next delay follows."""
     found = public_conference_row(slug, with_changes=with_changes)
     return None if found is None else PublicConference(*found)
+
+
+def posted_conference(slug) -> PublicConference | None:
+    """The conference an order form posts to: its row alone, fresh, by a statement
+    simpler to plan than ``public_conference``'s. Its ``version`` is None: the
+    order is decided under the lock, and the order form's offers are cached at
+    the row's ``catalogue_version``."""
+    found = load_rows(Conference, _by_slug_sql(), [slug])
+    return PublicConference(found[0], version=None) if found else None
+
+
+@functools.cache
+def _by_slug_sql() -> str:
+    return select_sql(Conference, "slug")
 
 
 def cache_seconds() -> int:

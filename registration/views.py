@@ -31,6 +31,7 @@ from django_ratelimit.core import is_ratelimited
 from capacity.api import (
     CACHE_ERRORS,
     cached_for_conference,
+    posted_conference,
     public_cache_control,
     public_conference,
     unchanged_since,
@@ -154,22 +155,30 @@ def _rate_period(rate) -> int:
 @require_http_methods(["GET", "HEAD", "POST"])
 def conference_page(request, slug):
     """The ticket page; its order form posts back here and places the order."""
-    if request.method == "POST" and (refused := _too_many_orders(request)):
-        return refused
+    if request.method == "POST":
+        return _order_posted(request, slug)
     public = public_conference(slug)
     if public is None:
         raise Http404("No such conference.")
     conference = public.conference
-    if request.method != "POST":
-        availability = get_availability(conference)
-        offers = offers_for(availability)
-        _form_offers(public, offers)
-        form = OrderForm(offers=offers, conference=conference)
-        return _render_ticket_page(request, public, availability, offers, form)
+    availability = get_availability(conference)
+    offers = offers_for(availability)
+    _form_offers(public, offers)
+    form = OrderForm(offers=offers, conference=conference)
+    return _render_ticket_page(request, public, availability, offers, form)
 
-    # Reading the form needs only what is sold, not how many are left: seats are
-    # counted once, by place_order under the lock.
-    form = OrderForm(request.POST, offers=_form_offers(public), conference=conference)
+
+def _order_posted(request, slug):
+    """Place the posted order and go to its page, or draw the ticket page again with why not."""
+    if refused := _too_many_orders(request):
+        return refused
+    # Reading the form needs the conference's row and its offers, not what is
+    # sold: seats are counted once, by place_order under the lock.
+    posted = posted_conference(slug)
+    if posted is None:
+        raise Http404("No such conference.")
+    conference = posted.conference
+    form = OrderForm(request.POST, offers=_form_offers(posted), conference=conference)
     availability = None
     if form.is_valid():
         try:
@@ -188,7 +197,11 @@ def conference_page(request, slug):
             availability = getattr(error, "availability", None)
         else:
             return redirect(order)
-    availability = availability or get_availability(conference)
+    # The page drawn again polls from the live version read now.
+    public = public_conference(slug)
+    if public is None:
+        raise Http404("No such conference.")  # deleted a moment ago
+    availability = availability or get_availability(public.conference)
     offers = offers_for(availability)
     form.offers = offers
     return _render_ticket_page(request, public, availability, offers, form, status=400)

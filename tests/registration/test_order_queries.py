@@ -22,16 +22,18 @@ TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 SAVEPOINT = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 ON_POSTGRESQL = connection.vendor == "postgresql"
 
-# Every public request first reads the conference by its slug with its live
-# version (``capacity.api.public_conference``). Once the ticket page has been
-# opened, the catalogue for reading the form comes from the cache at that
-# version (``_form_offers``). Under the lock: lock, seat counts with the blocked
-# seats, catalogue (the snapshot); then order, lines. (A hold placed in a
-# transaction of its own is also preceded by the commit setting on PostgreSQL:
-# see the tests at the end.)
-ORDER_PLACED = 6  # one more than a cached conference: its version, read first
-# The same up to the snapshot; the refusal is shown from that snapshot.
-ORDER_REFUSED = 4  # one more: the conference with its version
+# A page first reads the conference by its slug with its live version
+# (``capacity.api.public_conference``); an order POST reads its row alone
+# (``posted_conference``). Once the ticket page has been opened, the catalogue
+# for reading the form comes from the cache at the row's catalogue version
+# (``_form_offers``). Under the lock: lock, seat counts with the blocked seats,
+# catalogue (the snapshot); then order, lines. (A hold placed in a transaction
+# of its own is also preceded by the commit setting on PostgreSQL: see the
+# tests at the end.)
+ORDER_PLACED = 6  # one more than a cached conference: its row, read first
+# The same up to the snapshot; the refusal is shown from that snapshot, on a
+# page that polls from the live version read then.
+ORDER_REFUSED = 5
 # With the cache off: the conference and the catalogue for the form, every time.
 ORDER_PLACED_UNCACHED = 7
 # The conference with its version, then the snapshot's two.
@@ -99,8 +101,8 @@ def test_the_seats_are_counted_once_per_order_under_the_lock_taken_first():
     conference_reads = [
         n for n, statement in enumerate(sql) if 'FROM "conference_conference"' in statement
     ]
-    # The conference with its version (to find the form's catalogue), then the
-    # lock: under it the conference is not read again.
+    # The conference's row (to find the form's catalogue), then the lock: under
+    # it the conference is not read again.
     assert conference_reads == [0, 1]
     if connection.vendor == "postgresql":
         assert sql[1].rstrip().endswith("FOR UPDATE")
@@ -115,8 +117,8 @@ def test_an_order_runs_lock_snapshot_then_order_and_lines():
     response, sent = statements_of(client, "post", f"/{conference.slug}/", data)
     assert response.status_code == 302
     assert len(sent) == ORDER_PLACED, "\n".join(sent)
-    version, lock, counts, catalogue, order, lines = sent
-    assert 'FROM "conference_conference"' in version and "FOR UPDATE" not in version
+    row, lock, counts, catalogue, order, lines = sent
+    assert 'FROM "conference_conference"' in row and "FOR UPDATE" not in row
     assert 'FROM "conference_conference"' in lock and "registration_seatcounter" in counts
     assert "registration_tickettype" in catalogue
     assert order.startswith('INSERT INTO "registration_order"')
