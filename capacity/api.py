@@ -4,9 +4,11 @@ A crowd of attendees polling a ticket page must not rebuild its answer on every
 request, so public answers (this API, the ticket page's live banners, the
 embeddable banner, the order form's catalogue) are cached for
 ``SEATKEEPER_AVAILABILITY_CACHE_SECONDS`` under the conference's live version
-(``capacity.counters.version.public_conference_row``). Every request reads the
-conference by its slug with that version in one statement
-(``public_conference``): database triggers move the version with every write
+(``capacity.counters.version.public_conference_row``). Every page and poll
+reads the conference by its slug with that version in one statement
+(``public_conference``); an order POST reads the row alone
+(``posted_conference``), the form's catalogue being cached at the row's
+catalogue version. Database triggers move the version with every write
 to what a public page shows, whoever writes it (services, the admin,
 ``QuerySet.update``, raw SQL, another process), so an edit is seen at once by
 the next request on every app server, and a renamed or deleted conference is
@@ -41,10 +43,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PublicConference:
-    """A conference as its public pages read it: the row, fresh, and its live version."""
+    """A conference as its public pages read it: the row, fresh, and its live version
+    ("" when read without it, by ``posted_conference``)."""
 
     conference: Conference
-    version: str | None
+    version: str
     # When it last changed (``capacity.polling``), read only when asked for.
     last_change: datetime | None = None
 
@@ -71,11 +74,11 @@ def public_conference(slug, *, with_changes=False) -> PublicConference | None:
 
 def posted_conference(slug) -> PublicConference | None:
     """The conference an order form posts to: its row alone, fresh, by a statement
-    simpler to plan than ``public_conference``'s. Its ``version`` is None: the
-    order is decided under the lock, and the order form's offers are cached at
-    the row's ``catalogue_version``."""
+    simpler to plan than ``public_conference``'s. It has no live version (""):
+    the order is decided under the lock, and the order form's offers are cached
+    at the row's ``catalogue_version``."""
     found = load_rows(Conference, _by_slug_sql(), [slug])
-    return PublicConference(found[0], version=None) if found else None
+    return PublicConference(found[0], version="") if found else None
 
 
 @functools.cache
@@ -91,10 +94,13 @@ def cached_for_conference(name, public: PublicConference, compute, *, version=No
     """``compute()`` for one conference at its live version (or at ``version``),
     cached for the availability cache time (not at all when that is 0, nor while
     the cache is unreachable)."""
+    version = version or public.version
+    if not version:
+        raise ValueError(f"No version to cache {name} at: the conference was read without it.")
     seconds = cache_seconds()
     if not seconds:
         return compute()
-    key = f"seatkeeper:public:{public.conference.pk}:{version or public.version}:{name}"
+    key = f"seatkeeper:public:{public.conference.pk}:{version}:{name}"
     try:
         hit = cache.get(key)
     except CACHE_ERRORS as error:

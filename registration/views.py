@@ -83,14 +83,15 @@ def _public_html(response):
 
 def _live_version(public, poll_seconds) -> str:
     """The version a ticket page's poll names: the conference's live version and
-    the poll's next delay (so a poller told to slow down or speed up hears it)."""
+    the poll's next delay (so a poller told to slow down or speed up hears it).
+    Without a live version it matches none, and the first poll draws afresh."""
     return f"{public.version}{poll_seconds:02x}"
 
 
 def _render_ticket_page(request, public, availability, offers, form, status=200):
-    # The page is drawn from seats read after its version: a change in between
-    # moves the version, and the first poll brings it. A page just opened polls
-    # at the fast pace; its first poll says how fast to go on.
+    # The page is drawn from seats read after its version (or with none): a
+    # change in between moves the version, and the first poll brings it. A page
+    # just opened polls at the fast pace; its first poll says how fast to go on.
     poll_seconds = public_fast_seconds()
     conference = public.conference
     context = {
@@ -197,14 +198,12 @@ def _order_posted(request, slug):
             availability = getattr(error, "availability", None)
         else:
             return redirect(order)
-    # The page drawn again polls from the live version read now.
-    public = public_conference(slug)
-    if public is None:
-        raise Http404("No such conference.")  # deleted a moment ago
-    availability = availability or get_availability(public.conference)
+    # The page drawn again names no live version: the seats it shows were read
+    # before any version could be, so its first poll draws the live pieces afresh.
+    availability = availability or get_availability(conference)
     offers = offers_for(availability)
     form.offers = offers
-    return _render_ticket_page(request, public, availability, offers, form, status=400)
+    return _render_ticket_page(request, posted, availability, offers, form, status=400)
 
 
 def _live_state(public):

@@ -31,9 +31,9 @@ ON_POSTGRESQL = connection.vendor == "postgresql"
 # of its own is also preceded by the commit setting on PostgreSQL: see the
 # tests at the end.)
 ORDER_PLACED = 6  # one more than a cached conference: its row, read first
-# The same up to the snapshot; the refusal is shown from that snapshot, on a
-# page that polls from the live version read then.
-ORDER_REFUSED = 5
+# The same up to the snapshot; the refusal is shown from that snapshot (on a
+# page that names no live version: its first poll draws afresh).
+ORDER_REFUSED = 4
 # With the cache off: the conference and the catalogue for the form, every time.
 ORDER_PLACED_UNCACHED = 7
 # The conference with its version, then the snapshot's two.

@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from capacity.services import override_capacity
+from conference.models import Conference
 from registration import services
 from registration.models import Order, OrderLineItem, TicketType
 from tests.factories import make_addon, make_conference, make_order, make_ticket_type, make_user
@@ -320,20 +321,42 @@ def test_poll_swaps_banner_and_badges_when_seats_run_out(client, shop):
     assert "hx-preserve" in regular
 
 
-def test_a_refused_order_page_names_its_version_and_polls_on_from_it(client, shop):
+def test_a_refused_order_page_polls_afresh_first_then_on_from_the_version_it_hears(client, shop):
+    """The seats a refused order's page shows were read under the lock, before any
+    version could be: its first poll draws the live pieces whatever the version,
+    so a sale committed in between cannot hide behind a 204."""
     make_order(shop["conference"], tickets=[(shop["student"], 4)])
     html = _refused(
         client, shop, order_form(**{"ticket-student": "1"}), message="Student is sold out."
     )
     slug = shop["conference"].slug
-    url = f"/{slug}/live/?version={_version(html)}"
+    first = client.get(f"/{slug}/live/?version={_version(html)}", HTTP_HX_REQUEST="true")
+    assert first.status_code == 200
+    body = first.content.decode()
+    assert re.search(r'id="status-ticket-student" hx-swap-oob="innerHTML">.*?Sold out', body, re.S)
+    url = f"/{slug}/live/?version={_version(body)}"
     assert client.get(url, HTTP_HX_REQUEST="true").status_code == 204
     make_order(shop["conference"], tickets=[(shop["regular"], 1)])
     response = client.get(url, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
-    body = response.content.decode()
-    assert re.search(r'id="status-ticket-student" hx-swap-oob="innerHTML">.*?Sold out', body, re.S)
-    assert _version(body) != _version(html)
+    assert _version(response.content.decode()) != _version(body)
+
+
+def test_polls_come_back_soon_while_seats_move_and_seldom_once_quiet(client, shop, settings):
+    settings.SEATKEEPER_PUBLIC_POLL_SECONDS = 5
+    settings.SEATKEEPER_QUIET_AFTER_SECONDS = 60
+    settings.SEATKEEPER_QUIET_POLL_SECONDS = 30
+    conference = shop["conference"]
+    order = make_order(conference, tickets=[(shop["regular"], 1)])
+    polls = (f"/{conference.slug}/live/", f"/{conference.slug}/embed/banner/")
+    for url in polls:
+        assert 'hx-trigger="every 5s"' in client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Order.objects.filter(pk=order.pk).update(updated_at=an_hour_ago)
+    Conference.objects.filter(pk=conference.pk).update(updated_at=an_hour_ago)
+    for url in polls:
+        body = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+        assert 'hx-trigger="every 30s"' in body
 
 
 def test_poll_of_unknown_conference_is_404(client):
