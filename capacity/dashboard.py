@@ -123,7 +123,7 @@ def _chart_buckets(now, tz, granularity):
         today = now.astimezone(tz).date()
         days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
         starts = [datetime.combine(day, time.min, tzinfo=tz) for day in days]
-        return starts, [day for day in days], lambda value: value
+        return starts, days, lambda value: value
     this_hour = now.astimezone(tz).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
     starts_utc = [this_hour - timedelta(hours=n) for n in range(CHART_HOURS - 1, -1, -1)]
 

@@ -61,7 +61,7 @@ def change_facts_sql(conference: str) -> list[tuple[str, str]]:
     ]
 
 
-def as_datetime(value) -> datetime | None:
+def _as_datetime(value) -> datetime | None:
     """A timestamp as the database returned it (SQLite: text), aware, or None."""
     moment = value if value is None or isinstance(value, datetime) else parse_datetime(str(value))
     if moment is not None and timezone.is_naive(moment):
@@ -71,7 +71,7 @@ def as_datetime(value) -> datetime | None:
 
 def latest(moments) -> datetime | None:
     """The latest of timestamps as the database returned them; None when there are none."""
-    return max((m for m in map(as_datetime, moments) if m is not None), default=None)
+    return max((m for m in map(_as_datetime, moments) if m is not None), default=None)
 
 
 def public_poll_seconds(last_change: datetime | None, *, now=None) -> int:

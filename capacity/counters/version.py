@@ -14,7 +14,6 @@ not an edit: a reader that shows it adds it to the version itself, as
 import functools
 import hashlib
 from datetime import datetime
-from typing import NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -50,15 +49,6 @@ def conference_version(conference) -> str:
         return version_of(cursor.fetchone())
 
 
-class PublicRow(NamedTuple):
-    """What ``public_conference_row`` reads: the conference, its version, and when
-    it last changed (None unless asked for)."""
-
-    conference: Conference
-    version: str
-    last_change: datetime | None
-
-
 # What ``public_conference_row`` reads beside a conference's own row, in this order.
 LIVE_FACTS = ("last_override", "next_lapse", "next_sale_start", "next_sale_end")
 
@@ -91,9 +81,12 @@ def _public_sql(with_changes: bool) -> str:
     )
 
 
-def public_conference_row(slug, *, now=None, with_changes=False) -> PublicRow | None:
-    """The conference a public page names, fresh, with the version of what its
-    public pages show, in one statement; None for an unknown slug.
+def public_conference_row(
+    slug, *, now=None, with_changes=False
+) -> tuple[Conference, str, datetime | None] | None:
+    """(conference, version, last change) of the conference a public page names:
+    the row, fresh, with the version of what its public pages show, in one
+    statement; None for an unknown slug.
 
     The version covers its whole row (``seats_version``, and any edit of its
     own, ``QuerySet.update`` included), its last override, and the next moment
@@ -102,7 +95,7 @@ def public_conference_row(slug, *, now=None, with_changes=False) -> PublicRow | 
 
     ``with_changes`` (what a poll's pace follows, ``capacity.polling``): the same
     statement reads when the conference, its orders, blocked seats or waiting
-    list last changed, as ``last_change``; otherwise that is None.
+    list last changed; otherwise that is None.
     """
     moment = connection.ops.adapt_datetimefield_value(now or timezone.now())
     rows = fetch_rows(_public_sql(with_changes), [moment, moment, moment, slug])
@@ -112,4 +105,4 @@ def public_conference_row(slug, *, now=None, with_changes=False) -> PublicRow | 
     (conference,) = instances_from_rows(Conference, rows[:1], range(width))
     versioned = width + len(LIVE_FACTS)
     last_change = latest([conference.updated_at, *rows[0][versioned:]]) if with_changes else None
-    return PublicRow(conference, version_of(rows[0][:versioned]), last_change)
+    return conference, version_of(rows[0][:versioned]), last_change

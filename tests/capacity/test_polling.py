@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from capacity.counters.version import public_conference_row
+from capacity.api import public_conference
 from capacity.models import BlockedSeats
 from capacity.polling import next_poll_seconds, public_poll_seconds
 from conference.models import Conference
@@ -48,7 +48,7 @@ def test_the_settings_set_the_pace(settings):
 
 
 def _last_change(conference):
-    return public_conference_row(conference.slug, with_changes=True).last_change
+    return public_conference(conference.slug, with_changes=True).last_change
 
 
 @pytest.mark.django_db
@@ -84,8 +84,8 @@ def test_last_change_follows_the_conference_blocks_and_the_waiting_list(what):
 def test_last_change_is_read_only_when_asked_and_leaves_the_version_alone():
     conference = make_conference()
     make_order(conference, Order.Status.PAID, tickets=[(make_ticket_type(conference), 1)])
-    plain = public_conference_row(conference.slug)
-    with_changes = public_conference_row(conference.slug, with_changes=True)
+    plain = public_conference(conference.slug)
+    with_changes = public_conference(conference.slug, with_changes=True)
     assert plain.last_change is None
     assert with_changes.last_change is not None
     assert plain.version == with_changes.version
