@@ -286,6 +286,17 @@ def _less_waiting(remaining, waiting):
     return None if remaining is None else max(0, remaining - waiting)
 
 
+def _waiting_to_serve(counts, sale_states) -> tuple[dict, int]:
+    """({ticket type pk: seats}, seats for any type) that WAITING entries keep from
+    newcomers: only those an offer could serve now, as ``capacity.waiting``
+    makes them. Entries for a ticket type off sale (its sale ended, or it was
+    withdrawn) keep their place but no seat, or they would keep the venue's
+    seats from everyone for good; entries for any type, while one is on sale."""
+    on_sale = {pk for pk, state in sale_states.items() if state == "on_sale"}
+    per_type = {pk: seats for pk, seats in counts.ticket_waiting.items() if pk in on_sale}
+    return per_type, counts.any_waiting if on_sale else 0
+
+
 def _min_remaining(own, venue):
     if own is None:
         return venue
@@ -320,20 +331,24 @@ def _availability(conference, now, counts, catalogue) -> Availability:
     venue_free = _remaining(
         conference.total_capacity, counts.venue_sold + counts.venue_held + venue_blocked
     )
-    venue_waiting = counts.venue_waiting
-    venue_remaining = _less_waiting(venue_free, venue_waiting)
     threshold = conference.low_stock_threshold
-
-    ticket_types = []
     # Not the models' default ordering: it starts with the conference, which
     # costs a join with it on every snapshot.
     catalogue_ticket_types, catalogue_addons = catalogue
+    sale_states = {
+        ticket_type.pk: ticket_type.sale_state(now) for ticket_type in catalogue_ticket_types
+    }
+    ticket_waiting, any_waiting = _waiting_to_serve(counts, sale_states)
+    venue_waiting = any_waiting + sum(ticket_waiting.values())
+    venue_remaining = _less_waiting(venue_free, venue_waiting)
+
+    ticket_types = []
     for ticket_type in catalogue_ticket_types:
         sold = counts.ticket_sold.get(ticket_type.pk, 0)
         held = counts.ticket_held.get(ticket_type.pk, 0)
         blocked = blocked_per_type.get(ticket_type.pk, 0)
         own = _remaining(ticket_type.total_quantity, sold + held + blocked)
-        waiting = counts.ticket_waiting.get(ticket_type.pk, 0) + counts.any_waiting
+        waiting = ticket_waiting.get(ticket_type.pk, 0) + any_waiting
         ticket_types.append(
             ItemAvailability(
                 pk=ticket_type.pk,
@@ -346,7 +361,7 @@ def _availability(conference, now, counts, catalogue) -> Availability:
                 blocked=blocked,
                 own_remaining=own,
                 remaining=_min_remaining(_less_waiting(own, waiting), venue_remaining),
-                sale_state=ticket_type.sale_state(now),
+                sale_state=sale_states[ticket_type.pk],
                 low_stock_threshold=threshold,
                 waiting=waiting,
                 free=_min_remaining(own, venue_free),

@@ -40,10 +40,6 @@ class SeatCounts:
     ticket_waiting: dict = field(default_factory=dict)
     any_waiting: int = 0
 
-    @property
-    def venue_waiting(self):
-        return self.any_waiting + sum(self.ticket_waiting.values())
-
 
 # Marks the blocked-seat rows among the seat totals' rows (no target is called so).
 BLOCKED = "blocked"

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from capacity.services import get_availability
-from registration.models import Order, WaitingListEntry
+from registration.models import Order, TicketType, WaitingListEntry
 from registration.services import (
     cancel_order,
     join_waiting_list,
@@ -297,6 +297,51 @@ def test_entries_of_one_type_keep_venue_seats_from_another_type():
     with pytest.raises(ValidationError, match="waiting"):
         buy(conference, vip, 2)
     assert buy(conference, vip, 1).status == Order.Status.PENDING
+
+
+@pytest.mark.parametrize(
+    "off_sale",
+    [
+        {"available_until": timezone.now() - timedelta(minutes=1)},
+        {"is_active": False},
+    ],
+    ids=["sale-ended", "withdrawn"],
+)
+def test_entries_of_a_type_off_sale_keep_no_seats_from_anyone(off_sale):
+    """An early bird sells out, people wait for it, then its sale ends: no offer
+    can serve them now, so the venue's seats they waited for go on sale."""
+    conference = make_conference(total_capacity=10)
+    early = make_ticket_type(conference, slug="early", total_quantity=5)
+    regular = make_ticket_type(conference, slug="regular")
+    make_order(conference, Order.Status.PAID, tickets=[(early, 5), (regular, 3)])
+    entry = make_entry(conference, early, 2)
+    assert get_availability(conference).waiting == 2
+
+    TicketType.objects.filter(pk=early.pk).update(**off_sale)
+
+    availability = get_availability(conference)
+    assert (availability.free, availability.waiting, availability.remaining) == (2, 0, 2)
+    assert availability.ticket_type(regular.pk).remaining == 2
+    assert buy(conference, regular, 2).status == Order.Status.PENDING
+    entry.refresh_from_db()
+    assert entry.status == WaitingListEntry.Status.WAITING  # keeps its place in line
+
+    # Back on sale, the line is served first again.
+    TicketType.objects.filter(pk=early.pk).update(available_until=None, is_active=True)
+    assert get_availability(conference).waiting == 2
+
+
+def test_entries_for_any_type_keep_seats_only_while_a_type_is_on_sale():
+    conference = make_conference(total_capacity=10)
+    regular = make_ticket_type(conference)
+    make_order(conference, Order.Status.PAID, tickets=[(regular, 7)])
+    make_entry(conference, None, 2)
+    assert get_availability(conference).waiting == 2
+
+    regular.available_until = timezone.now() - timedelta(minutes=1)
+    regular.save()
+
+    assert get_availability(conference).waiting == 0
 
 
 def test_a_sold_out_venue_still_says_sold_out(sold_out):
