@@ -120,7 +120,9 @@ def check_lines(conference, lines, now, *, check_sale=True, availability=None):
                 _("At most %(most)s of %(item)s per order.") % {"most": most, "item": item.name}
             )
             continue
-        if check_sale and not state.on_sale:
+        # A late payment may finish a sale whose window has closed since, but
+        # not one of an item withdrawn from sale.
+        if not state.on_sale and (check_sale or state.sale_state == "inactive"):
             problems.append(not_on_sale_message(item, state.sale_state))
             continue
         allowed, reason = state.is_purchase_permitted(line.quantity)
@@ -182,11 +184,12 @@ def lines_of(order):
     ]
 
 
-def retake_seats(conference, order, now):
+def retake_seats(conference, order, now, *, availability=None):
     """Check that an order whose hold lapsed can have its seats again: every rule
-    but the sale window, against the seats free now (call under the lock)."""
+    but the sale window, against the seats free now (call under the lock;
+    ``availability``: the snapshot taken under it, when the caller has one)."""
     try:
-        check_lines(conference, lines_of(order), now, check_sale=False)
+        check_lines(conference, lines_of(order), now, check_sale=False, availability=availability)
     except ValidationError as error:
         raise ValidationError(
             [

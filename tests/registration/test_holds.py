@@ -11,6 +11,7 @@ from capacity.services import get_global_sold_count
 from registration.models import Order
 from registration.services import (
     choose_bank_transfer,
+    extend_hold,
     mark_paid,
     place_order,
     release_order,
@@ -134,6 +135,39 @@ def test_bank_transfer_on_a_lapsed_hold_retakes_free_seats_and_refuses_gone_ones
         choose_bank_transfer(order)
     order.refresh_from_db()
     assert not order.hold_is_live()
+
+
+def test_choosing_bank_transfer_again_moves_no_deadline(sale):
+    """Choosing again every few days must not hold the seats for ever."""
+    conference, ticket_type = sale
+    order = choose_bank_transfer(buy(conference, ticket_type, 2))
+    soon = timezone.now() + timedelta(hours=5)
+    Order.objects.filter(pk=order.pk).update(hold_expires_at=soon)
+
+    choose_bank_transfer(order)
+
+    assert Order.objects.get(pk=order.pk).hold_expires_at == soon
+
+
+@pytest.mark.parametrize("revive", [choose_bank_transfer, extend_hold])
+@pytest.mark.parametrize("status", [Order.Status.PENDING, Order.Status.EXPIRED])
+def test_a_lapsed_hold_comes_back_only_within_the_buyers_limit(sale, revive, status):
+    conference, ticket_type = sale
+    lapsed = make_order(conference, status, hold_minutes=-1, tickets=[(ticket_type, 4)])
+    Order.objects.filter(pk=lapsed.pk).update(email="ADA@example.com")
+    buy(conference, ticket_type, 7)
+
+    with pytest.raises(ValidationError, match="already holding 7 seats"):
+        revive(lapsed)
+
+    lapsed.refresh_from_db()
+    assert (lapsed.status, lapsed.hold_is_live()) == (status, False)
+    assert lapsed.payment_provider != "manual"
+    buy(conference, ticket_type, 3)  # within the limit, the same buyer may hold more
+    with pytest.raises(ValidationError, match="already holding 10 seats"):
+        revive(lapsed)
+    Order.objects.filter(email="ada@example.com").update(status=Order.Status.CANCELLED)
+    assert revive(lapsed).hold_is_live()
 
 
 def test_a_paid_order_cannot_choose_bank_transfer(sale):

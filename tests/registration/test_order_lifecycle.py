@@ -126,6 +126,15 @@ class TestMarkPaid:
         order = lapsed(conference, Order.Status.EXPIRED, [(ended, 1)])
         assert mark_paid(order).status == Order.Status.PAID
 
+    def test_a_lapsed_hold_of_a_type_withdrawn_from_sale_is_refused(self, conference):
+        withdrawn = make_ticket_type(conference, name="Patron")
+        order = lapsed(conference, Order.Status.EXPIRED, [(withdrawn, 1)])
+        withdrawn.is_active = False
+        withdrawn.save()
+        with pytest.raises(ValidationError, match="Patron is not available"):
+            mark_paid(order)
+        assert Order.objects.get(pk=order.pk).status == Order.Status.EXPIRED
+
     def test_paying_a_paid_order_changes_nothing(self, conference, ticket):
         order = make_order(conference, Order.Status.PAID, tickets=[(ticket, 1)])
         paid_at = order.paid_at
