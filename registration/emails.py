@@ -191,8 +191,9 @@ def send_due_transfer_reminders(now=None) -> int:
 
     Each order is reminded once: it is claimed by a conditional UPDATE of
     ``transfer_reminder_sent_at``, so two workers running at once never both
-    send. A hold that lies in the window as a whole from the moment the order
-    was placed gets no reminder: its deadline was on the page just now.
+    send. A hold whose deadline was set inside the window (the order was last
+    written, by choosing bank transfer or moving the deadline, less than the
+    window before it) gets no reminder: its deadline was on the page just then.
     """
     now = now or timezone.now()
     window = timedelta(hours=settings.SEATKEEPER_TRANSFER_REMINDER_HOURS)
@@ -200,7 +201,7 @@ def send_due_transfer_reminders(now=None) -> int:
         transfer_reminder_sent_at__isnull=True,
         hold_expires_at__gt=now,
         hold_expires_at__lte=now + window,
-        created_at__lt=F("hold_expires_at") - window,
+        updated_at__lt=F("hold_expires_at") - window,
     )
     queued = 0
     with pausing_before_first_write():

@@ -326,6 +326,30 @@ def test_a_hold_inside_the_window_from_the_start_gets_no_reminder(regular):
     assert send_due_transfer_reminders(order.created_at + timedelta(hours=1)) == 0
 
 
+def test_a_transfer_chosen_less_than_the_window_before_its_deadline_gets_no_reminder(regular):
+    """A day to pay, chosen a while after ordering: the deadline was on the page just then."""
+    regular.conference.bank_transfer_days = 1
+    regular.conference.save()
+    order = place(regular)
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+
+    order = services.choose_bank_transfer(order)
+
+    assert send_due_transfer_reminders(timezone.now() + timedelta(minutes=1)) == 0
+
+
+def test_a_deadline_set_again_after_a_lapse_is_reminded_again(transfer):
+    assert send_due_transfer_reminders(hours_before_deadline(transfer, 23)) == 1
+    Order.objects.filter(pk=transfer.pk).update(
+        hold_expires_at=timezone.now() - timedelta(minutes=1)
+    )
+
+    renewed = services.choose_bank_transfer(transfer)
+
+    assert renewed.transfer_reminder_sent_at is None
+    assert send_due_transfer_reminders(hours_before_deadline(renewed, 23)) == 1
+
+
 def test_the_reminder_task_sends_nothing_once_the_transfer_has_arrived(transfer, mailoutbox):
     services.mark_paid(transfer)
 

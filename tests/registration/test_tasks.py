@@ -154,7 +154,8 @@ def test_the_reminder_job_run_by_django_q_reminds_a_transfer_that_is_due(
         conference=conference, email="ada@example.com", name="Ada", tickets={regular: 1}
     )
     order = services.choose_bank_transfer(order)
-    Order.objects.filter(pk=order.pk).update(created_at=order.created_at - timedelta(days=1))
+    # Chosen a day ago: the deadline is no longer on the buyer's screen.
+    Order.objects.filter(pk=order.pk).update(updated_at=order.updated_at - timedelta(days=1))
 
     with django_capture_on_commit_callbacks(execute=True):
         task_id = async_task("registration.tasks.send_due_transfer_reminders_task", sync=True)
