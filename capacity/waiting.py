@@ -9,6 +9,8 @@ for are kept from newcomers by the availability snapshot, so no seat owed to
 the line can be sold, whether or not anything runs in the background.
 """
 
+import functools
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -23,6 +25,7 @@ from registration.models import Order, OrderLineItem, TicketType, WaitingListEnt
 
 from .availability import get_availability
 from .locking import locked_conference
+from .seat_counts import count_buyer_held
 
 # ``plan_offers``: keep the venue's free seats as the snapshot has them.
 SNAPSHOT = object()
@@ -32,7 +35,7 @@ def _fits(free, quantity) -> bool:
     return free is None or quantity <= free
 
 
-def plan_offers(availability, entries, *, venue_free=SNAPSHOT, own_free=None) -> list:
+def plan_offers(availability, entries, *, venue_free=SNAPSHOT, own_free=None, held_by=None) -> list:
     """Which WAITING ``entries`` (oldest first) get seats, and of which ticket type.
 
     Returns ``[(entry, ItemAvailability)]``. An entry for one ticket type fits
@@ -40,12 +43,17 @@ def plan_offers(availability, entries, *, venue_free=SNAPSHOT, own_free=None) ->
     any ticket type takes the first type on sale (in listing order) where it
     fits. Entries that do not fit keep their place. ``venue_free`` and
     ``own_free`` ({ticket type pk: free seats}) replace the snapshot's free seats,
-    to ask what a new capacity would do (None: unlimited).
+    to ask what a new capacity would do (None: unlimited). ``held_by(email)``:
+    the seats a buyer holds now; with it, an offer that would give its buyer more
+    than ``max_held_seats_per_buyer`` is not made (the entry keeps its place
+    until they pay for or release what they hold).
     """
     venue = availability.free if venue_free is SNAPSHOT else venue_free
     own = {item.pk: item.own_remaining for item in availability.ticket_types}
     own.update(own_free or {})
     on_sale = [item for item in availability.ticket_types if item.on_sale]
+    limit = availability.conference.max_held_seats_per_buyer if held_by else 0
+    offered = Counter()  # seats planned per buyer in this plan
     plan = []
     for entry in entries:
         quantity = entry.quantity
@@ -53,6 +61,10 @@ def plan_offers(availability, entries, *, venue_free=SNAPSHOT, own_free=None) ->
             if entry.ticket_type_id not in (None, item.pk):
                 continue
             if _fits(own[item.pk], quantity) and _fits(venue, quantity):
+                buyer = entry.email.upper()
+                if limit and held_by(entry.email) + offered[buyer] + quantity > limit:
+                    break
+                offered[buyer] += quantity
                 plan.append((entry, item))
                 if own[item.pk] is not None:
                     own[item.pk] -= quantity
@@ -60,6 +72,12 @@ def plan_offers(availability, entries, *, venue_free=SNAPSHOT, own_free=None) ->
                     venue -= quantity
                 break
     return plan
+
+
+def _held_by(conference, now):
+    """``plan_offers``' ``held_by`` for one conference at ``now``: each buyer's
+    held seats, read once."""
+    return functools.cache(lambda email: count_buyer_held(conference, email, now))
 
 
 def _waiting_entries(conference):
@@ -105,7 +123,8 @@ def offer_freed_seats(conference, *, now=None) -> list[Order]:
     lock already). Each entry whose quantity fits what is free (its ticket
     type's and the venue's; for "any", a ticket type on sale with room) gets a
     PENDING order for its email held ``waiting_list_offer_minutes``, and becomes
-    OFFERED with ``order`` set. An entry that does not fit keeps its place.
+    OFFERED with ``order`` set. An entry that does not fit keeps its place, and
+    so does one whose buyer already holds all the seats one buyer may.
     """
     with locked_conference(conference) as locked:
         conference = locked.conference
@@ -113,7 +132,8 @@ def offer_freed_seats(conference, *, now=None) -> list[Order]:
         if not entries:
             return []
         now = now or timezone.now()
-        plan = plan_offers(get_availability(conference, now=now), entries)
+        availability = get_availability(conference, now=now)
+        plan = plan_offers(availability, entries, held_by=_held_by(conference, now))
         return [_make_offer(conference, entry, item, now) for entry, item in plan]
 
 
@@ -277,13 +297,14 @@ def people_reached_by_raise(target, new_total) -> int:
     if not entries:
         return 0
     availability = get_availability(conference)
+    held_by = _held_by(conference, availability.computed_at)
     if isinstance(target, Conference):
         free = None if not new_total else max(0, new_total - availability.taken)
-        plan = plan_offers(availability, entries, venue_free=free)
+        plan = plan_offers(availability, entries, venue_free=free, held_by=held_by)
     else:
         taken = availability.ticket_type(target.pk).taken
         free = None if not new_total else max(0, new_total - taken)
-        plan = plan_offers(availability, entries, own_free={target.pk: free})
+        plan = plan_offers(availability, entries, own_free={target.pk: free}, held_by=held_by)
     return len(plan)
 
 

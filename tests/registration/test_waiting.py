@@ -520,6 +520,34 @@ def test_an_open_offer_counts_towards_the_buyers_hold_limit(sold_out):
     assert Order.objects.filter(email__iexact="ada@example.com").count() == 2
 
 
+def test_no_offer_takes_a_buyer_past_the_hold_limit():
+    """Ada holds 4 of the 5 seats a buyer may: her entry for 2 keeps its place
+    while those behind it are served (her own entry for 1 too); once she
+    releases her hold, her turn comes."""
+    conference = make_conference(total_capacity=20, max_held_seats_per_buyer=5)
+    regular = make_ticket_type(conference, slug="regular", total_quantity=10)
+    vip = make_ticket_type(conference, slug="vip")
+    paid = make_order(conference, Order.Status.PAID, tickets=[(regular, 10)])
+    held = buy(conference, vip, 4, email="ada@example.com")
+    ada_two = make_entry(conference, regular, 2, email="ADA@example.com")
+    bob = make_entry(conference, regular, 2, email="bob@example.com")
+    ada_one = make_entry(conference, None, 1, email="Ada@Example.com")
+
+    cancel_order(paid)
+
+    def statuses():
+        return [WaitingListEntry.objects.get(pk=e.pk).status for e in (ada_two, bob, ada_one)]
+
+    offered, waiting = WaitingListEntry.Status.OFFERED, WaitingListEntry.Status.WAITING
+    assert statuses() == [waiting, offered, offered]
+    with pytest.raises(ValidationError, match="already holding 5 seats"):
+        buy(conference, vip, 1, email="ada@example.com")
+
+    cancel_order(held)
+
+    assert statuses() == [offered, offered, offered]
+
+
 def test_joining_behind_an_entry_too_big_for_the_free_seats_is_offered_at_once():
     conference = make_conference(total_capacity=10)
     regular = make_ticket_type(conference)
