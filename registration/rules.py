@@ -161,8 +161,8 @@ def check_buyer_limit(conference, availability, email, seats):
     if held + seats > limit:
         raise ValidationError(
             ngettext(
-                "You are already holding %(held)s seats for %(conference)s, and one buyer "
-                "can hold at most %(limit)s at once; pay for or release them first.",
+                "You are already holding %(held)s seat for %(conference)s, and one buyer "
+                "can hold at most %(limit)s at once; pay for or release it first.",
                 "You are already holding %(held)s seats for %(conference)s, and one buyer "
                 "can hold at most %(limit)s at once; pay for or release them first.",
                 held,

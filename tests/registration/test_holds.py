@@ -49,6 +49,15 @@ def test_a_buyer_cannot_hold_more_than_the_limit_in_any_case_of_their_email(sale
     assert buy(conference, ticket_type, 4).status == Order.Status.PENDING
 
 
+def test_one_held_seat_is_named_in_the_singular(sale):
+    conference, ticket_type = sale
+    buy(conference, ticket_type, 1)
+
+    with pytest.raises(ValidationError, match="already holding 1 seat for") as refused:
+        buy(conference, ticket_type, 10)
+    assert "release it first" in str(refused.value)
+
+
 def test_paid_orders_and_lapsed_holds_do_not_count_towards_the_limit(sale):
     conference, ticket_type = sale
     make_order(conference, Order.Status.PAID, tickets=[(ticket_type, 8)])
