@@ -293,7 +293,7 @@ def _order_or_404(slug, reference, secret) -> Order:
     return order
 
 
-def _order_context(order, *, errors=()):
+def _order_context(order, *, errors=(), errors_title=""):
     now = timezone.now()
     hold_live = order.hold_is_live(now)
     can_pay = order.status in (Order.Status.PENDING, Order.Status.EXPIRED)
@@ -315,6 +315,7 @@ def _order_context(order, *, errors=()):
             for provider in providers
         ],
         "errors": errors,
+        "errors_title": errors_title,
         "poll_seconds": _poll_seconds(),
     }
 
@@ -370,7 +371,8 @@ def pay_order(request, slug, reference, secret):
                 )
             return redirect(order)
     order.refresh_from_db()
-    return render(request, ORDER_PAGE, _order_context(order, errors=errors), status=status)
+    context = _order_context(order, errors=errors, errors_title=_("Not paid"))
+    return render(request, ORDER_PAGE, context, status=status)
 
 
 @cache_control(private=True, no_store=True)
@@ -393,4 +395,5 @@ def release_order(request, slug, reference, secret):
             )
             return redirect(order)
     order.refresh_from_db()
-    return render(request, ORDER_PAGE, _order_context(order, errors=errors), status=status)
+    context = _order_context(order, errors=errors, errors_title=_("Seats not released"))
+    return render(request, ORDER_PAGE, context, status=status)

@@ -235,6 +235,8 @@ def test_release_needs_the_confirmation_and_then_frees_the_seats(client, sale):
     unconfirmed = client.post(order_url(order, "cancel"))
     assert unconfirmed.status_code == 400
     assert "Tick the box" in unconfirmed.content.decode()
+    assert "<h3>Seats not released</h3>" in unconfirmed.content.decode()
+    assert "Not paid" not in unconfirmed.content.decode()
     assert get_global_sold_count(conference) == 3
 
     confirmed = client.post(order_url(order, "cancel"), {"confirm": "1"})
@@ -286,5 +288,6 @@ def test_an_unknown_provider_writes_nothing(client, sale):
     response = client.post(order_url(order, "pay"), {"provider": "bitcoin"})
 
     assert response.status_code == 400
+    assert "<h3>Not paid</h3>" in response.content.decode()
     order.refresh_from_db()
     assert (order.payment_provider, order.hold_expires_at) == ("", expires)
