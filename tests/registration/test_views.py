@@ -456,7 +456,8 @@ def test_order_page_shows_a_lapsed_hold(client, pending_order):
     )
     html = client.get(pending_order.get_absolute_url()).content.decode()
     assert "Your hold expired" in html
-    assert "You can still pay" in html
+    # Paying late is refused while people wait for the seats: the page says so.
+    assert "no one on the waiting list is owed them" in html
 
 
 @pytest.mark.parametrize(
