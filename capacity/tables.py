@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from conference.templatetags.money import format_money
 from registration.models import Order, WaitingListEntry
 
 # Most rows a page may show, whatever ``per_page`` the query string asks for.
@@ -144,6 +145,12 @@ class OrderTable(tables.Table):
                 _("awaiting transfer"),
             )
         return status
+
+    def render_total(self, value):
+        return format_money(value)
+
+    def value_total(self, value):
+        return value  # a number a spreadsheet can add up
 
     def value_reference(self, value):
         return value

@@ -137,6 +137,15 @@ def test_sort_and_page_links_keep_the_filters(organizer_client, conference, tick
     assert "status=paid" in sort_link.replace("&amp;", "&") and "page=" not in sort_link
 
 
+def test_totals_are_written_as_money_on_the_page(organizer_client, conference, ticket):
+    paid = make_order(conference, Order.Status.PAID, tickets=[(ticket, 3)])
+    Order.objects.filter(pk=paid.pk).update(total="1300.00")
+
+    html = organizer_client.get(url(conference)).content.decode()
+
+    assert ">€1,300.00<" in html
+
+
 def test_csv_export_of_the_filtered_orders(organizer_client, conference, ticket):
     paid = make_order(conference, Order.Status.PAID, tickets=[(ticket, 3)])
     Order.objects.filter(pk=paid.pk).update(name="=HYPERLINK(1)", total="300.00")
