@@ -12,6 +12,9 @@
      with {time}, {reason} and {status} for what the script fills in).
    - The orders page (#orders-filter): search as you type and filter on change,
      through the form's own hx-get.
+   - The ticket page (#dropped-notice): when a poll closes an item the buyer had
+     typed a quantity for (sold out meanwhile), its input is drawn again empty and
+     disabled, so the notice names what is no longer in the order.
    - The language switcher ([data-language-switcher]) reloads the page in another
      language: what was typed in a form marked data-keep-on-language-switch comes
      along (in sessionStorage, for that page only), so switching loses nothing. */
@@ -82,6 +85,23 @@
     });
   }
 
+  function droppedWhenClosed() {
+    var notice = document.getElementById("dropped-notice");
+    if (!notice) { return; }
+    var dropped = [];
+    document.body.addEventListener("htmx:oobBeforeSwap", function (event) {
+      var gate = event.detail.target;
+      var fragment = event.detail.fragment;
+      if (!gate.classList || !gate.classList.contains("offer-gate") || !fragment.querySelector) { return; }
+      var typed = gate.querySelector("input:not([disabled])");
+      var next = fragment.querySelector("input");
+      if (!typed || !next || !next.disabled || !(Number(typed.value) > 0)) { return; }
+      if (dropped.indexOf(gate.dataset.name) === -1) { dropped.push(gate.dataset.name); }
+      notice.textContent = notice.dataset.text.replace("{names}", dropped.join(", "));
+      notice.hidden = false;
+    });
+  }
+
   function ordersFilter() {
     var form = document.getElementById("orders-filter");
     if (!form) { return; }
@@ -129,6 +149,7 @@
   function start() {
     dashboard();
     ordersFilter();
+    droppedWhenClosed();
     keepTypedAcrossLanguageSwitch();
   }
   if (document.readyState === "loading") {

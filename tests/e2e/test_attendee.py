@@ -78,7 +78,9 @@ def test_banners_turn_sold_out_without_a_reload(live_server, browser, fast_polls
     expect(page.locator("#venue-banner")).to_have_text("")
     page.evaluate("window.loadedOnce = true")
     page.get_by_label("Quantity of Regular").fill("2")
+    page.get_by_label("Quantity of Student").fill("1")
     page.get_by_label("Your name").fill("Still Typing")
+    expect(page.locator("#dropped-notice")).to_be_hidden()
 
     # Somebody else takes the last student tickets.
     services.place_order(
@@ -86,6 +88,10 @@ def test_banners_turn_sold_out_without_a_reload(live_server, browser, fast_polls
     )
     expect(student_badge).to_have_text("Sold out", timeout=LIVE_TIMEOUT)
     expect(page.locator('input[name="ticket-student"]')).to_be_disabled()
+    # The Student ticket typed is gone from the order, and the page says so.
+    expect(page.locator("#dropped-notice")).to_have_text(
+        "Sold out while you were choosing, and no longer in your order: Student."
+    )
     # Same page, nothing typed was lost.
     assert page.evaluate("window.loadedOnce") is True
     expect(page.get_by_label("Quantity of Regular")).to_have_value("2")
