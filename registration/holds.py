@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from capacity.availability import get_availability
 from capacity.locking import locked_conference
 
-from .models import Order, OrderLineItem
+from .models import Order
 from .rules import check_buyer_limit, lines_of, retake_seats
 
 # Longest extension of a hold, in minutes.
@@ -44,12 +44,9 @@ def _unpaid_under_lock(order, refusal):
         now = timezone.now()
         live = order.hold_is_live(now)
         if not live:
-            availability = get_availability(conference, now=now)
-            retake_seats(conference, order, now, availability=availability)
-            seats = sum(
-                line.quantity for line in lines_of(order) if line.kind == OrderLineItem.Kind.TICKET
-            )
-            check_buyer_limit(conference, availability, order.email, seats)
+            availability, lines = get_availability(conference, now=now), lines_of(order)
+            retake_seats(conference, order, now, availability=availability, lines=lines)
+            check_buyer_limit(conference, availability, order.email, lines)
         yield conference, now, live
 
 

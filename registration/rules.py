@@ -145,8 +145,9 @@ def not_on_sale_message(item, sale_state):
     return _("%(item)s is not available.") % {"item": item.name}
 
 
-def check_buyer_limit(conference, availability, email, seats):
-    """Refuse a hold that would give one buyer more than ``max_held_seats_per_buyer``.
+def check_buyer_limit(conference, availability, email, lines):
+    """Refuse a hold of ``lines`` (RequestedLines) that would give one buyer more
+    than ``max_held_seats_per_buyer``: their tickets count, add-ons take no seat.
 
     ``availability``: the snapshot under the lock, counting the buyer's held
     seats (counted here when it did not: the limit was off when the order
@@ -155,6 +156,7 @@ def check_buyer_limit(conference, availability, email, seats):
     limit = conference.max_held_seats_per_buyer
     if not limit:
         return
+    seats = sum(line.quantity for line in lines if line.kind == OrderLineItem.Kind.TICKET)
     held = availability.buyer_held
     if held is None:
         held = count_buyer_held(conference, email, availability.computed_at)
@@ -184,12 +186,14 @@ def lines_of(order):
     ]
 
 
-def retake_seats(conference, order, now, *, availability=None):
+def retake_seats(conference, order, now, *, availability=None, lines=None):
     """Check that an order whose hold lapsed can have its seats again: every rule
     but the sale window, against the seats free now (call under the lock;
-    ``availability``: the snapshot taken under it, when the caller has one)."""
+    ``availability`` and ``lines``: the snapshot taken under it and the order's
+    ``lines_of``, when the caller has them)."""
+    lines = lines_of(order) if lines is None else lines
     try:
-        check_lines(conference, lines_of(order), now, check_sale=False, availability=availability)
+        check_lines(conference, lines, now, check_sale=False, availability=availability)
     except ValidationError as error:
         raise ValidationError(
             [

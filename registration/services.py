@@ -110,10 +110,7 @@ def place_order(*, conference, email, name, tickets, addons=None) -> Order:
             check_lines(conference, lines, now, availability=availability)
             total = sum((line.item.price * line.quantity for line in lines), Decimal("0"))
             if total:
-                seats = sum(
-                    line.quantity for line in lines if line.kind == OrderLineItem.Kind.TICKET
-                )
-                check_buyer_limit(conference, availability, email, seats)
+                check_buyer_limit(conference, availability, email, lines)
         except ValidationError as error:
             raise OrderRefused(error.error_list, availability=availability) from None
 
