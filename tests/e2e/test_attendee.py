@@ -90,7 +90,7 @@ def test_banners_turn_sold_out_without_a_reload(live_server, browser, fast_polls
     expect(page.locator('input[name="ticket-student"]')).to_be_disabled()
     # The Student ticket typed is gone from the order, and the page says so.
     expect(page.locator("#dropped-notice")).to_have_text(
-        "Sold out while you were choosing, and no longer in your order: Student."
+        "Taken out of your order because they ran out while you were choosing: Student."
     )
     # Same page, nothing typed was lost.
     assert page.evaluate("window.loadedOnce") is True
